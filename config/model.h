@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* config/model.h — the typed, immutable config model. Translators (translate_*.c) build it
+ * from a value tree with every Envoy default applied, so the runtime never looks at the
+ * tree and never re-derives a default. Every object lives in its snapshot's arena and is
+ * read-only once published; strings are NUL-terminated. Durations are in milliseconds,
+ * sizes in bytes. "0 = disabled" is stated per field where Envoy gives 0 that meaning. */
+#ifndef RM_CONFIG_MODEL_H
+#define RM_CONFIG_MODEL_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct vt_node;
+struct net_filter_def;
+
+/* A resolved socket address (IP literal + port). */
+struct cfg_addr {
+    struct sockaddr_storage ss; /* AF_INET or AF_INET6, port set */
+    socklen_t len;
+    const char *ip;        /* "127.0.0.1" / "::1" as written-normalised (inet_ntop) */
+    uint32_t port;         /* 0..65535; 0 only where Envoy allows it (listeners bind any) */
+    const char *str;       /* "127.0.0.1:10000" / "[::1]:10000" */
+    const char *stat_name; /* Envoy's listener stat name: "127.0.0.1_10000", "[::1]_10000" */
+};
+
+/* ---- access logs ---------------------------------------------------------------------- */
+
+enum cfg_alog_sink {
+    ALOG_SINK_FILE,   /* envoy.access_loggers.file */
+    ALOG_SINK_STDOUT, /* envoy.access_loggers.stdout */
+    ALOG_SINK_STDERR, /* envoy.access_loggers.stderr */
+};
+
+struct cfg_access_log {
+    enum cfg_alog_sink sink;
+    const char *path;   /* ALOG_SINK_FILE only */
+    const char *format; /* text format with %OPERATORS%; NULL = Envoy's default format */
+    const struct vt_node *json_format; /* json_format Struct, or NULL (then |format| used) */
+    bool omit_empty_values;
+};
+
+/* ---- bootstrap: node, admin ------------------------------------------------------------ */
+
+struct cfg_node {
+    const char *id;      /* "" when unset (then --service-node may fill it) */
+    const char *cluster; /* "" when unset (--service-cluster) */
+    const char *zone;    /* locality.zone, "" when unset (--service-zone) */
+    const char *region;
+    const char *sub_zone;
+    const struct vt_node *metadata; /* Struct as written, or NULL */
+};
+
+struct cfg_admin {
+    bool enabled;         /* false when bootstrap has no admin.address */
+    struct cfg_addr addr; /* valid when enabled */
+    struct cfg_access_log *access_logs;
+    size_t n_access_logs;
+};
+
+/* ---- clusters -------------------------------------------------------------------------- */
+
+enum cfg_cluster_type { CLUSTER_STATIC, CLUSTER_STRICT_DNS, CLUSTER_LOGICAL_DNS };
+enum cfg_lb_policy { LB_ROUND_ROBIN, LB_LEAST_REQUEST, LB_RANDOM };
+enum cfg_dns_family {
+    DNS_AUTO,         /* Envoy: v6 first, v4 fallback */
+    DNS_V4_ONLY,
+    DNS_V6_ONLY,
+    DNS_V4_PREFERRED, /* v4 first, v6 fallback */
+    DNS_ALL,          /* both families */
+};
+
+struct cfg_endpoint {
+    const char *host;     /* IP literal (STATIC) or DNS name (*_DNS), as written */
+    uint32_t port;
+    uint32_t weight;      /* load_balancing_weight, default 1 */
+    struct cfg_addr addr; /* valid for STATIC (host is an IP literal) */
+};
+
+struct cfg_locality_endpoints {
+    uint32_t priority;       /* 0 = highest */
+    uint32_t weight;         /* locality load_balancing_weight, 0 = unset */
+    const char *region, *zone, *sub_zone;
+    struct cfg_endpoint *endpoints;
+    size_t n_endpoints;
+};
+
+struct cfg_circuit_breakers {
+    uint32_t max_connections;      /* default 1024 */
+    uint32_t max_pending_requests; /* default 1024 */
+    uint32_t max_requests;         /* default 1024 */
+    uint32_t max_retries;          /* default 3 */
+};
+
+struct cfg_cluster {
+    const char *name;
+    const char *alt_stat_name; /* "" = use name */
+    enum cfg_cluster_type type;      /* default STATIC */
+    enum cfg_lb_policy lb_policy;    /* default ROUND_ROBIN */
+    uint64_t connect_timeout_ms;     /* default 5000 */
+    uint32_t per_connection_buffer_limit_bytes; /* default 1 MiB */
+    enum cfg_dns_family dns_lookup_family; /* default AUTO */
+    uint64_t dns_refresh_rate_ms;    /* default 5000 */
+    bool respect_dns_ttl;            /* default false */
+    uint32_t least_request_choice_count; /* default 2 */
+    struct cfg_locality_endpoints *localities; /* load_assignment.endpoints[] */
+    size_t n_localities;
+    struct cfg_circuit_breakers cb;
+    const struct vt_node *src;       /* the cluster's node, for errors and config_dump */
+};
+
+/* ---- listeners ------------------------------------------------------------------------- */
+
+/* One network filter instance of a filter chain: the registry entry plus its parsed config. */
+struct cfg_net_filter {
+    const char *name;                 /* "name" as written */
+    const struct net_filter_def *def; /* registry entry (filters/registry.h) */
+    const void *config;               /* def->config_new() result, lives in the snapshot */
+};
+
+struct cfg_filter_chain {
+    const char *name; /* may be "" */
+    struct cfg_net_filter *filters;
+    size_t n_filters; /* >= 1; the last one is terminal */
+};
+
+struct cfg_listener {
+    const char *name;      /* generated when absent, like Envoy */
+    struct cfg_addr addr;
+    const char *stat_prefix; /* listener stat_prefix, or addr.stat_name when unset */
+    uint32_t per_connection_buffer_limit_bytes; /* default 1 MiB */
+    bool enable_reuse_port;  /* default true */
+    struct cfg_filter_chain *chains; /* filter_chains without filter_chain_match: exactly one */
+    size_t n_chains;
+    struct cfg_filter_chain *default_chain; /* default_filter_chain or NULL */
+    const struct vt_node *src;
+};
+
+/* ---- network filter configs ------------------------------------------------------------ */
+
+struct cfg_weighted_cluster {
+    const char *name;
+    uint32_t weight;
+};
+
+/* envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy */
+struct cfg_tcp_proxy {
+    const char *stat_prefix;            /* required, min_len 1 */
+    const char *cluster;                /* NULL when weighted_clusters is used */
+    struct cfg_weighted_cluster *weighted; /* weighted_clusters.clusters */
+    size_t n_weighted;
+    uint64_t total_weight;              /* sum of weights (> 0) */
+    uint64_t idle_timeout_ms;           /* default 1h; 0 = disabled */
+    uint32_t max_connect_attempts;      /* default 1, >= 1 */
+    uint64_t max_downstream_connection_duration_ms; /* 0 = unlimited */
+    struct cfg_access_log *access_logs;
+    size_t n_access_logs;
+};
+
+/* ---- the whole bootstrap --------------------------------------------------------------- */
+
+struct cfg_bootstrap {
+    struct cfg_node node;
+    struct cfg_admin admin;
+    struct cfg_listener *listeners;
+    size_t n_listeners;
+    struct cfg_cluster *clusters;
+    size_t n_clusters;
+    const struct vt_node *src; /* the merged bootstrap tree (for /config_dump) */
+};
+
+/* Finds a cluster by name (linear; callers cache). NULL when absent. */
+const struct cfg_cluster *cfg_find_cluster(const struct cfg_bootstrap *bs, const char *name);
+
+#endif
