@@ -118,8 +118,12 @@ run: deps
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=$(BUILD) check
 
+# One suite after the other (never in parallel, even under -j): timing-sensitive
+# integration tests must not compete with the fuzzers for the CPUs.
 check: build
-	@$(MAKE) --no-print-directory BUILD=$(BUILD) unit integration fuzz-replay
+	@$(MAKE) --no-print-directory BUILD=$(BUILD) unit
+	@$(MAKE) --no-print-directory BUILD=$(BUILD) integration
+	@$(MAKE) --no-print-directory fuzz-replay
 
 unit: $(UNIT_BINS)
 	@set -e; fail=0; for t in $(UNIT_BINS); do \

@@ -15,9 +15,15 @@ struct vt_node;
 
 enum cfg_sev { CFG_ERROR, CFG_WARNING };
 
+/* Text format: "<file>:<line>:<col>: <path>: <message>". Parts that are missing are left
+ * out with their separator: no position → "<path>: <message>"; no path →
+ * "<file>:<line>:<col>: <message>"; a file without a line → "<file>: ..."; col 0 → no col.
+ * Limits: at most 1000 entries are stored (later ones are still counted in n_errors /
+ * n_warnings, and cfg_err_print() says how many were not shown); a text longer than 4 KiB
+ * is cut and ends in "...". */
 struct cfg_msg {
     enum cfg_sev sev;
-    char *text; /* fully formatted: "file:line:col: path: message" (malloc'd) */
+    char *text; /* fully formatted (see above); owned by the list, freed by cfg_err_fini() */
 };
 
 struct cfg_err {
@@ -47,7 +53,8 @@ static inline bool cfg_err_failed(const struct cfg_err *e)
     return e->n_errors > 0;
 }
 
-/* Prints every message, one per line, prefixed "error: " or "warning: ". */
+/* Prints every message, one per line, prefixed "error: " or "warning: ", in the order they
+ * were added; then one "... and N more" line per severity when entries were not stored. */
 void cfg_err_print(const struct cfg_err *e, FILE *out);
 
 #endif

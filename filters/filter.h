@@ -32,10 +32,15 @@ struct net_filter_def {
     /* Cross-reference checks after the whole bootstrap is translated (e.g. the clusters a
      * tcp_proxy names exist). Optional. */
     void (*config_check)(struct cfg_ctx *ctx, const void *config, const char *path);
+    /* Main thread, when the snapshot is installed: creates the process-wide runtime state
+     * of this filter instance (stats blocks, access-log sinks), shared read-only by the
+     * workers. Optional. Returns 0 or -RM_E*. */
+    int (*rt_new)(const void *config, void **out);
+    void (*rt_free)(void *rt);
     /* A new downstream connection reached this (terminal) filter on worker |w|. The filter
-     * takes ownership of |c| (and of its snapshot reference). */
+     * takes ownership of |c|. |rt| is what rt_new made. */
     void (*on_accept)(struct worker *w, struct conn *c, const struct cfg_listener *l,
-                      const void *config);
+                      const void *config, void *rt);
 };
 
 /* Finds a network filter by typed_config type URL first, then by name (Envoy's order).

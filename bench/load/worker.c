@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench/load/worker.c — one remora-load worker thread: its event_base, its connections, the
+ * 10 Hz tick (timeouts, give-up, -n completion) and the end-of-run timer. The admission rule
+ * for every request (measured or warm-up, -n tokens, -d deadline) lives here. */
+#include "bench/load/load.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#define TICK_MS 100
+
+int stats_init(struct stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (hist_init_default(&s->lat) < 0 || hist_init_default(&s->tls) < 0 ||
+        hist_init_default(&s->connect) < 0)
+        return -RM_ENOMEM;
+    return 0;
+}
+
+void stats_fini(struct stats *s)
+{
+    hist_fini(&s->lat);
+    hist_fini(&s->tls);
+    hist_fini(&s->connect);
+}
+
+void stats_merge(struct stats *dst, const struct stats *src)
+{
+    hist_merge(&dst->lat, &src->lat);
+    hist_merge(&dst->tls, &src->tls);
+    hist_merge(&dst->connect, &src->connect);
+    dst->responses += src->responses;
+    for (int i = 0; i < 6; i++)
+        dst->status[i] += src->status[i];
+    for (int i = 0; i < ERR__N; i++)
+        dst->errors[i] += src->errors[i];
+    dst->mismatches += src->mismatches;
+    dst->rx_bytes += src->rx_bytes;
+    dst->tx_bytes += src->tx_bytes;
+    dst->conns += src->conns;
+    dst->req_errors += src->req_errors;
+    if (src->first_ns && (!dst->first_ns || src->first_ns < dst->first_ns))
+        dst->first_ns = src->first_ns;
+    if (src->last_ns > dst->last_ns)
+        dst->last_ns = src->last_ns;
+}
+
+bool worker_can_issue(struct worker *w, uint64_t t0, bool *measured)
+{
+    if (w->stopping)
+        return false;
+    if (t0 >= run_clock.end) {
+        w->stopping = true;
+        return false;
+    }
+    *measured = t0 >= run_clock.measure;
+    if (*measured && lopt.requests) {
+        /* One token per measured request across all threads: exactly -n are issued. */
+        if (atomic_fetch_sub_explicit(&run_clock.tokens, 1, memory_order_relaxed) <= 0) {
+            w->stopping = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+void worker_maybe_finish(struct worker *w)
+{
+    if (w->done)
+        return;
+    if (lopt.tcp && lopt.tcp_bytes) {
+        for (int i = 0; i < w->n_conns; i++)
+            if (!w->conns[i].finished)
+                return;
+        w->stopping = true;
+    }
+    if (w->stopping && w->inflight == 0) {
+        w->done = true;
+        event_base_loopbreak(w->base);
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    uint64_t now = now_ns();
+    bool any_ready = false;
+
+    for (int i = 0; i < w->n_conns; i++) {
+        struct lconn *c = &w->conns[i];
+        lconn_check_timeouts(c, now);
+        any_ready |= c->state == LC_READY || c->state == LC_DRAINING;
+    }
+    /* Connects kept failing for a whole --timeout with nothing up: give up rather than retry
+     * forever (a -n run against a dead target would never end). */
+    if (!any_ready && w->last_connect_err > w->last_connect_ok &&
+        now - w->last_connect_ok > (uint64_t)(lopt.timeout * 1e9))
+        w->stopping = true;
+    worker_maybe_finish(w);
+}
+
+static void on_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    /* -d reached: requests still in flight are abandoned, not counted (as wrk does). */
+    w->stopping = true;
+    w->done = true;
+    event_base_loopbreak(w->base);
+}
+
+int worker_run(struct worker *w)
+{
+    uint64_t now = now_ns();
+
+    w->last_connect_ok = now;
+    for (int i = 0; i < w->n_conns; i++)
+        if (lconn_init(&w->conns[i], w, i) < 0)
+            return -RM_ENOMEM;
+    for (int i = 0; i < w->n_conns; i++)
+        lconn_start(&w->conns[i]);
+    struct timeval tick = {0, TICK_MS * 1000};
+    w->ev_tick = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+    event_add(w->ev_tick, &tick);
+    if (run_clock.end != UINT64_MAX) {
+        uint64_t d = run_clock.end > now ? run_clock.end - now : 0;
+        struct timeval tv = {(time_t)(d / 1000000000ULL), (suseconds_t)(d % 1000000000ULL / 1000)};
+        w->ev_end = evtimer_new(w->base, on_end, w);
+        evtimer_add(w->ev_end, &tv);
+    }
+    if (!w->done)
+        event_base_dispatch(w->base);
+
+    for (int i = 0; i < w->n_conns; i++)
+        lconn_fini(&w->conns[i]);
+    event_free(w->ev_tick);
+    if (w->ev_end)
+        event_free(w->ev_end);
+    return 0;
+}

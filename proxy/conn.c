@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy/conn.c — see conn.h. Runs only on the owning worker's thread. */
+#include "proxy/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/err.h"
+#include "proxy/log.h"
+#include "proxy/stats.h"
+#include "proxy/transport.h"
+#include "proxy/worker.h"
+
+/* Bytes read per readiness event at most: big enough for line-rate copies, small enough
+ * that one busy connection does not starve the others on the loop. */
+#define READ_CHUNK (256u * 1024u)
+
+static uint64_t next_conn_id;
+
+static void on_readable(evutil_socket_t fd, short what, void *arg);
+static void on_writable(evutil_socket_t fd, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+static struct conn *conn_alloc(struct worker *w, int fd, uint32_t limit)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    if (!c->in || !c->out) {
+        if (c->in)
+            evbuffer_free(c->in);
+        if (c->out)
+            evbuffer_free(c->out);
+        free(c);
+        return NULL;
+    }
+    c->fd = fd;
+    c->w = w;
+    c->limit = limit ? limit : 1024 * 1024;
+    c->tp = &transport_plain;
+    c->st_rx = c->st_tx = -1;
+    c->id = __atomic_add_fetch(&next_conn_id, 1, __ATOMIC_RELAXED);
+    event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+    event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+    evtimer_assign(&c->timer, w->base, on_timer, c);
+    list_add_tail(&w->conns, &c->node);
+    return c;
+}
+
+int conn_new_accepted(struct worker *w, int fd, uint32_t limit, struct conn **out)
+{
+    struct conn *c = conn_alloc(w, fd, limit);
+    if (!c) {
+        close(fd);
+        return -RM_ENOMEM;
+    }
+    c->peer_len = sizeof(c->peer);
+    getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len);
+    c->local_len = sizeof(c->local);
+    getsockname(fd, (struct sockaddr *)&c->local, &c->local_len);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    *out = c;
+    return 0;
+}
+
+int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,
+                     uint32_t limit, uint64_t timeout_ms, struct conn **out)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        *out = NULL;
+        return -RM_EIO;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct conn *c = conn_alloc(w, fd, limit);
+    if (!c) {
+        close(fd);
+        *out = NULL;
+        return -RM_ENOMEM;
+    }
+    c->flags |= CONN_F_CONNECTING | CONN_F_UPSTREAM;
+    memcpy(&c->peer, addr, len);
+    c->peer_len = len;
+    if (connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
+        /* Report asynchronously so callers have one code path for failures. */
+        c->err = errno;
+        event_active(&c->wev, EV_WRITE, 0);
+    } else {
+        event_add(&c->wev, NULL);
+    }
+    if (timeout_ms) {
+        struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
+        evtimer_add(&c->timer, &tv);
+    }
+    *out = c;
+    return 0;
+}
+
+void conn_set_cbs(struct conn *c, const struct conn_cbs *cbs, void *ctx)
+{
+    c->cbs = cbs;
+    c->ctx = ctx;
+}
+
+void conn_read_enable(struct conn *c)
+{
+    c->flags &= ~CONN_F_READ_PAUSED;
+    if (!(c->flags & (CONN_F_READ_EOF | CONN_F_CLOSING | CONN_F_CONNECTING)))
+        event_add(&c->rev, NULL);
+}
+
+void conn_read_disable(struct conn *c)
+{
+    c->flags |= CONN_F_READ_PAUSED;
+    event_del(&c->rev);
+}
+
+bool conn_is_above_high(const struct conn *c)
+{
+    return evbuffer_get_length(c->out) > c->limit;
+}
+
+static void count_tx(struct conn *c, long n)
+{
+    c->tx_bytes += (uint64_t)n;
+    if (c->sb && c->st_tx >= 0)
+        stats_add(c->sb, (unsigned)c->st_tx, n);
+}
+
+/* Reports an error from a context where the owner may be on the stack: via the write
+ * event, so CONN_EV_ERROR always arrives from the loop. */
+static void fail_later(struct conn *c, int err)
+{
+    c->err = err;
+    c->flags |= CONN_F_ERR_PENDING;
+    event_active(&c->wev, EV_WRITE, 0);
+}
+
+static void after_write(struct conn *c)
+{
+    size_t left = evbuffer_get_length(c->out);
+    if (left == 0) {
+        event_del(&c->wev);
+        if ((c->flags & CONN_F_SHUT_PENDING) && !(c->flags & CONN_F_WRITE_SHUT)) {
+            c->flags |= CONN_F_WRITE_SHUT;
+            c->flags &= ~CONN_F_SHUT_PENDING;
+            c->tp->shutdown_write(c);
+        }
+    } else {
+        event_add(&c->wev, NULL);
+    }
+    if ((c->flags & CONN_F_ABOVE_HIGH) && left <= c->limit / 2) {
+        c->flags &= ~CONN_F_ABOVE_HIGH;
+        if (c->cbs && c->cbs->on_write_low)
+            c->cbs->on_write_low(c);
+    }
+}
+
+void conn_flush(struct conn *c)
+{
+    if (c->flags & (CONN_F_CLOSING | CONN_F_CONNECTING))
+        return;
+    if (evbuffer_get_length(c->out) > 0) {
+        long n = c->tp->write(c, c->out);
+        if (n < 0) {
+            fail_later(c, c->err);
+            return;
+        }
+        if (n > 0)
+            count_tx(c, n);
+    }
+    if (evbuffer_get_length(c->out) > c->limit)
+        c->flags |= CONN_F_ABOVE_HIGH;
+    after_write(c);
+}
+
+void conn_shutdown_write(struct conn *c)
+{
+    if (c->flags & (CONN_F_WRITE_SHUT | CONN_F_CLOSING))
+        return;
+    c->flags |= CONN_F_SHUT_PENDING;
+    if (!(c->flags & CONN_F_CONNECTING))
+        conn_flush(c);
+}
+
+void conn_close(struct conn *c, bool reset)
+{
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    c->flags |= CONN_F_CLOSING;
+    event_del(&c->rev);
+    event_del(&c->wev);
+    evtimer_del(&c->timer);
+    if (reset) {
+        struct linger lg = {1, 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    c->tp->free(c);
+    close(c->fd);
+    c->fd = -1;
+    c->cbs = NULL;
+    worker_defer_free(c->w, c);
+}
+
+void conn_close_after_flush(struct conn *c)
+{
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    if (evbuffer_get_length(c->out) == 0 || (c->flags & CONN_F_CONNECTING)) {
+        conn_close(c, false);
+        return;
+    }
+    c->flags |= CONN_F_CLOSE_FLUSH | CONN_F_SHUT_PENDING;
+    conn_read_disable(c);
+    c->cbs = NULL; /* the owner is gone; nothing to report */
+    conn_flush(c);
+}
+
+void conn_free(struct conn *c)
+{
+    if (c->listener_stats) {
+        stats_dec(c->listener_stats, LISTENER_downstream_cx_active);
+        stats_inc(c->listener_stats, LISTENER_downstream_cx_destroy);
+        c->w->n_conns--;
+    }
+    list_del(&c->node);
+    evbuffer_free(c->in);
+    evbuffer_free(c->out);
+    free(c);
+}
+
+static void emit(struct conn *c, enum conn_event ev)
+{
+    if (c->cbs && c->cbs->on_event)
+        c->cbs->on_event(c, ev);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    size_t have = evbuffer_get_length(c->in);
+    size_t room = have < c->limit ? c->limit - have : 0;
+    if (room == 0) {
+        conn_read_disable(c); /* the owner is not consuming: back-pressure */
+        return;
+    }
+    long n = c->tp->read(c, c->in, room < READ_CHUNK ? room : READ_CHUNK);
+    if (n > 0) {
+        c->rx_bytes += (uint64_t)n;
+        if (c->sb && c->st_rx >= 0)
+            stats_add(c->sb, (unsigned)c->st_rx, n);
+        if (c->cbs && c->cbs->on_read)
+            c->cbs->on_read(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    event_del(&c->rev);
+    if (n == -RM_ECLOSED) {
+        c->flags |= CONN_F_READ_EOF;
+        emit(c, CONN_EV_EOF);
+    } else {
+        emit(c, CONN_EV_ERROR);
+    }
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)what;
+    if (c->flags & CONN_F_CONNECTING) {
+        int err = c->err;
+        if (!err) {
+            socklen_t l = sizeof(err);
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+                err = errno;
+        }
+        if (err == EINPROGRESS)
+            return; /* spurious wakeup */
+        evtimer_del(&c->timer);
+        c->flags &= ~CONN_F_CONNECTING;
+        event_del(&c->wev);
+        if (err) {
+            c->err = err;
+            emit(c, CONN_EV_ERROR);
+            return;
+        }
+        c->local_len = sizeof(c->local);
+        getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len);
+        emit(c, CONN_EV_CONNECTED);
+        return;
+    }
+    if (c->flags & CONN_F_ERR_PENDING) {
+        /* A failure recorded by conn_flush(): report it now, from the loop. */
+        c->flags &= ~CONN_F_ERR_PENDING;
+        event_del(&c->wev);
+        if (!c->cbs)
+            conn_close(c, false);
+        else
+            emit(c, CONN_EV_ERROR);
+        return;
+    }
+    long n = evbuffer_get_length(c->out) ? c->tp->write(c, c->out) : 0;
+    if (n < 0) {
+        event_del(&c->wev);
+        if (c->flags & CONN_F_CLOSE_FLUSH && !c->cbs) {
+            conn_close(c, false);
+            return;
+        }
+        emit(c, CONN_EV_ERROR);
+        return;
+    }
+    if (n > 0)
+        count_tx(c, n);
+    after_write(c);
+    if ((c->flags & CONN_F_CLOSE_FLUSH) && !c->cbs && evbuffer_get_length(c->out) == 0)
+        conn_close(c, false);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->flags & CONN_F_CONNECTING) {
+        c->flags &= ~CONN_F_CONNECTING;
+        event_del(&c->wev);
+        c->err = ETIMEDOUT;
+        emit(c, CONN_EV_TIMEOUT);
+    }
+}
+
+void conn_addr_str(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+        snprintf(out, cap, "%s:%u", ip, ntohs(s4->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        snprintf(out, cap, "[%s]:%u", ip, ntohs(s6->sin6_port));
+    } else {
+        snprintf(out, cap, "-");
+    }
+}

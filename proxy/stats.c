@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy/stats.c — see stats.h. The registry is touched only by the main thread. */
+#include "proxy/stats.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/err.h"
+#include "proxy/strbuf.h"
+
+unsigned stats_n_slots = 1;
+__thread unsigned stats_slot;
+
+#define DEF_C(n) {#n, STAT_COUNTER},
+#define DEF_G(n) {#n, STAT_GAUGE},
+static const struct stat_def server_defs[] = {SERVER_STATS(DEF_C, DEF_G)};
+static const struct stat_def cluster_defs[] = {CLUSTER_STATS(DEF_C, DEF_G)};
+static const struct stat_def listener_defs[] = {LISTENER_STATS(DEF_C, DEF_G)};
+static const struct stat_def tcp_defs[] = {TCP_STATS(DEF_C, DEF_G)};
+static const struct stat_def cm_defs[] = {CLUSTER_MANAGER_STATS(DEF_C, DEF_G)};
+static const struct stat_def lm_defs[] = {LISTENER_MANAGER_STATS(DEF_C, DEF_G)};
+static const struct stat_def host_defs[] = {HOST_STATS(DEF_C, DEF_G)};
+#undef DEF_C
+#undef DEF_G
+
+#define COUNT(a) (uint32_t)(sizeof(a) / sizeof((a)[0]))
+
+/* Per kind: stat list, Envoy prefix, Prometheus tag name (NULL for singletons). */
+static const struct {
+    const struct stat_def *defs;
+    uint32_t n;
+    const char *prefix;
+    const char *tag;
+} kinds[] = {
+    [STATS_SERVER] = {server_defs, COUNT(server_defs), "server", NULL},
+    [STATS_CLUSTER] = {cluster_defs, COUNT(cluster_defs), "cluster", "envoy_cluster_name"},
+    [STATS_LISTENER] = {listener_defs, COUNT(listener_defs), "listener",
+                        "envoy_listener_address"},
+    [STATS_TCP] = {tcp_defs, COUNT(tcp_defs), "tcp", "envoy_tcp_prefix"},
+    [STATS_CLUSTER_MANAGER] = {cm_defs, COUNT(cm_defs), "cluster_manager", NULL},
+    [STATS_LISTENER_MANAGER] = {lm_defs, COUNT(lm_defs), "listener_manager", NULL},
+    [STATS_HOST] = {host_defs, COUNT(host_defs), "host", NULL},
+};
+
+static struct stats_block *registry;
+
+void stats_init(unsigned n_workers)
+{
+    stats_n_slots = n_workers + 1;
+}
+
+void stats_fini(void)
+{
+    while (registry) {
+        struct stats_block *b = registry;
+        registry = b->next;
+        stats_block_free(b);
+    }
+}
+
+static struct stats_block *block_new(enum stats_kind kind, const char *name)
+{
+    size_t nvals = (size_t)stats_n_slots * kinds[kind].n;
+    struct stats_block *b = calloc(1, sizeof(*b) + nvals * sizeof(uint64_t));
+    if (!b)
+        return NULL;
+    b->name = strdup(name ? name : "");
+    if (!b->name) {
+        free(b);
+        return NULL;
+    }
+    b->kind = kind;
+    b->defs = kinds[kind].defs;
+    b->n = kinds[kind].n;
+    return b;
+}
+
+struct stats_block *stats_block_get(enum stats_kind kind, const char *name)
+{
+    if (!name)
+        name = "";
+    for (struct stats_block *b = registry; b; b = b->next)
+        if (b->kind == kind && strcmp(b->name, name) == 0)
+            return b;
+    struct stats_block *b = block_new(kind, name);
+    if (!b)
+        return NULL;
+    b->next = registry;
+    registry = b;
+    return b;
+}
+
+struct stats_block *stats_host_block_new(void)
+{
+    return block_new(STATS_HOST, "");
+}
+
+void stats_block_free(struct stats_block *b)
+{
+    if (!b)
+        return;
+    free(b->name);
+    free(b);
+}
+
+struct stats_block *stats_first(void)
+{
+    return registry;
+}
+
+void stats_gauge_set(struct stats_block *b, unsigned id, int64_t v)
+{
+    int64_t others = stats_value(b, id) - (int64_t)__atomic_load_n(stats_cell(b, 0, id),
+                                                                      __ATOMIC_RELAXED);
+    __atomic_store_n(stats_cell(b, 0, id), (uint64_t)(v - others), __ATOMIC_RELAXED);
+}
+
+int64_t stats_value(const struct stats_block *b, unsigned id)
+{
+    uint64_t sum = 0;
+    for (unsigned s = 0; s < stats_n_slots; s++)
+        sum += __atomic_load_n(&b->vals[(size_t)s * b->n + id], __ATOMIC_RELAXED);
+    return (int64_t)sum;
+}
+
+void stats_full_name(const struct stats_block *b, unsigned id, char *out, size_t cap)
+{
+    if (b->name[0])
+        snprintf(out, cap, "%s.%s.%s", kinds[b->kind].prefix, b->name, b->defs[id].name);
+    else
+        snprintf(out, cap, "%s.%s", kinds[b->kind].prefix, b->defs[id].name);
+}
+
+/* ---- rendering ------------------------------------------------------------------------- */
+
+struct stat_row {
+    const struct stats_block *b;
+    unsigned id;
+    char *name;  /* full Envoy name (text/json) or Prometheus metric name */
+    int64_t val;
+};
+
+static int cmp_rows(const void *a, const void *b)
+{
+    const struct stat_row *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return strcmp(x->b->name, y->b->name);
+}
+
+/* Collects the rows that pass |filter| (matched against the full Envoy name, as Envoy does
+ * even for Prometheus output). Returns the number of rows, or -1 (message in |out|). */
+static long collect(struct stat_row **rows_out, const char *filter, bool used_only, bool prom,
+                    struct strbuf *out)
+{
+    regex_t re;
+    if (filter && *filter) {
+        int rc = regcomp(&re, filter, REG_EXTENDED | REG_NOSUB);
+        if (rc) {
+            char msg[256];
+            regerror(rc, &re, msg, sizeof(msg));
+            sb_printf(out, "Invalid regex: \"%s\": %s\n", filter, msg);
+            return -1;
+        }
+    }
+    size_t cap = 64, n = 0;
+    struct stat_row *rows = malloc(cap * sizeof(*rows));
+    if (!rows)
+        goto oom;
+    for (struct stats_block *b = registry; b; b = b->next) {
+        for (unsigned id = 0; id < b->n; id++) {
+            char name[512];
+            stats_full_name(b, id, name, sizeof(name));
+            if (filter && *filter && regexec(&re, name, 0, NULL, 0) != 0)
+                continue;
+            int64_t v = stats_value(b, id);
+            if (used_only && v == 0)
+                continue;
+            if (prom) {
+                const char *p = kinds[b->kind].prefix;
+                snprintf(name, sizeof(name), "envoy_%s_%s", p, b->defs[id].name);
+                for (char *c = name; *c; c++)
+                    if (*c == '.' || *c == '-')
+                        *c = '_';
+            }
+            if (n == cap) {
+                cap *= 2;
+                struct stat_row *nr = realloc(rows, cap * sizeof(*rows));
+                if (!nr)
+                    goto oom;
+                rows = nr;
+            }
+            rows[n].b = b;
+            rows[n].id = id;
+            rows[n].val = v;
+            rows[n].name = strdup(name);
+            if (!rows[n].name)
+                goto oom;
+            n++;
+        }
+    }
+    if (filter && *filter)
+        regfree(&re);
+    qsort(rows, n, sizeof(*rows), cmp_rows);
+    *rows_out = rows;
+    return (long)n;
+oom:
+    if (filter && *filter)
+        regfree(&re);
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].name);
+    free(rows);
+    sb_puts(out, "out of memory\n");
+    return -1;
+}
+
+static void free_rows(struct stat_row *rows, long n)
+{
+    for (long i = 0; i < n; i++)
+        free(rows[i].name);
+    free(rows);
+}
+
+int stats_render_text(struct strbuf *out, const char *filter, bool used_only)
+{
+    struct stat_row *rows;
+    long n = collect(&rows, filter, used_only, false, out);
+    if (n < 0)
+        return -RM_EINVAL;
+    for (long i = 0; i < n; i++)
+        sb_printf(out, "%s: %lld\n", rows[i].name, (long long)rows[i].val);
+    free_rows(rows, n);
+    return 0;
+}
+
+int stats_render_json(struct strbuf *out, const char *filter, bool used_only)
+{
+    struct stat_row *rows;
+    long n = collect(&rows, filter, used_only, false, out);
+    if (n < 0)
+        return -RM_EINVAL;
+    sb_puts(out, "{\"stats\":[");
+    for (long i = 0; i < n; i++) {
+        sb_puts(out, i ? ",{\"name\":" : "{\"name\":");
+        sb_json_str(out, rows[i].name, strlen(rows[i].name));
+        sb_printf(out, ",\"value\":%lld}", (long long)rows[i].val);
+    }
+    sb_puts(out, "]}\n");
+    free_rows(rows, n);
+    return 0;
+}
+
+/* Prometheus label values escape backslash, double quote and newline. */
+static void prom_label_value(struct strbuf *out, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            sb_putc(out, '\\');
+        if (*v == '\n') {
+            sb_puts(out, "\\n");
+            continue;
+        }
+        sb_putc(out, *v);
+    }
+}
+
+int stats_render_prometheus(struct strbuf *out, const char *filter, bool used_only)
+{
+    struct stat_row *rows;
+    long n = collect(&rows, filter, used_only, true, out);
+    if (n < 0)
+        return -RM_EINVAL;
+    const char *last = "";
+    for (long i = 0; i < n; i++) {
+        const struct stats_block *b = rows[i].b;
+        if (strcmp(last, rows[i].name) != 0) {
+            sb_printf(out, "# TYPE %s %s\n", rows[i].name,
+                      b->defs[rows[i].id].type == STAT_COUNTER ? "counter" : "gauge");
+            last = rows[i].name;
+        }
+        sb_puts(out, rows[i].name);
+        if (kinds[b->kind].tag) {
+            sb_printf(out, "{%s=\"", kinds[b->kind].tag);
+            prom_label_value(out, b->name);
+            sb_puts(out, "\"}");
+        } else {
+            sb_puts(out, "{}");
+        }
+        sb_printf(out, " %lld\n", (long long)rows[i].val);
+    }
+    free_rows(rows, n);
+    return 0;
+}

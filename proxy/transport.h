@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy/transport.h — the layer between a socket and the filters (Envoy's transport
+ * socket, curl's connection filters). A conn reads and writes through its transport's ops;
+ * plain TCP is transport_plain.c, BoringSSL TLS joins as transport_tls.c with the same
+ * ops (handshake inside read/write, peer identity for RBAC). */
+#ifndef RM_TRANSPORT_H
+#define RM_TRANSPORT_H
+
+#include <stddef.h>
+
+struct conn;
+struct evbuffer;
+
+struct transport_ops {
+    const char *name; /* "raw_buffer", "tls" (Envoy's transport_protocol names) */
+    /* Reads at most |max| bytes from the socket into |buf|. Returns >0 bytes appended,
+     * 0 when it would block, -RM_ECLOSED at end of stream, or another -RM_E* on error
+     * (errno preserved for logging). */
+    long (*read)(struct conn *c, struct evbuffer *buf, size_t max);
+    /* Writes from the front of |buf| (draining what was sent). Returns >0 bytes sent, 0
+     * when it would block, or -RM_E* on error. */
+    long (*write)(struct conn *c, struct evbuffer *buf);
+    /* Half-closes the write side once everything was written (TCP FIN / TLS close_notify). */
+    int (*shutdown_write)(struct conn *c);
+    /* Releases transport state (the conn closes the fd). */
+    void (*free)(struct conn *c);
+};
+
+extern const struct transport_ops transport_plain;
+
+#endif

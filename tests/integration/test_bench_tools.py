@@ -1,0 +1,555 @@
+# SPDX-License-Identifier: Apache-2.0
+"""remora-origin and remora-load, driven as real binaries on loopback.
+
+Proves: origin behaviours (status, size, latency, fail fraction, resets, close, echo JSON with
+body digest, instance name, pipelining, chunked bodies, HTTP/2, TLS, TCP echo, clean SIGTERM)
+observed with curl and Python's http.client; and the load generator's accounting (exact -n,
+--json schema, check mode, error kinds, open-loop rate, weighted URLs, TLS/mTLS handshake
+stats) plus throughput agreement with wrk and h2load within 10%.
+
+Every process is started on port 0 and killed by pid in a fixture finalizer; every load run is
+bounded by -n or by -d <= 3 s.
+"""
+import hashlib
+import http.client
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("REMORA_BUILD_DIR", os.path.join(ROOT, "build", "release"))
+ORIGIN = os.path.join(BUILD, "bench", "remora-origin")
+LOAD = os.path.join(BUILD, "bench", "remora-load")
+ASAN = "asan" in os.path.basename(BUILD.rstrip("/"))
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(ORIGIN) and os.path.exists(LOAD)),
+    reason="bench tools not built (make bench-bins)",
+)
+
+
+def _env():
+    env = dict(os.environ)
+    env["CI"] = env.get("CI", "1")  # keep the live progress line off
+    return env
+
+
+class Origin:
+    def __init__(self, proc, port, name):
+        self.proc = proc
+        self.port = port
+        self.name = name
+        self.url = "http://127.0.0.1:%d" % port
+
+    def conn(self, timeout=5):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def stop(self):
+        """SIGTERM; returns (exit code, stderr text)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        err = self.proc.stderr.read().decode(errors="replace")
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def origin_factory():
+    started = []
+
+    def start(*args, name="origin-test", cpu=None):
+        cmd = [ORIGIN, "--listen", "127.0.0.1:0", "--name", name] + list(args)
+        if cpu is not None and shutil.which("taskset"):
+            cmd = ["taskset", "-c", str(cpu)] + cmd
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        assert ready, "origin did not print its address"
+        line = proc.stdout.readline().decode()
+        m = re.match(r"listening on 127\.0\.0\.1:(\d+)$", line.strip())
+        assert m, "unexpected first line %r" % line
+        o = Origin(proc, int(m.group(1)), name)
+        started.append(o)
+        return o
+
+    yield start
+    for o in started:
+        rc, err = o.stop()
+        assert "Sanitizer" not in err and "runtime error" not in err, err
+        assert rc == 0, "origin exit code %s: %s" % (rc, err)
+
+
+@pytest.fixture
+def origin(origin_factory):
+    return origin_factory()
+
+
+def run_load(*args, timeout=60, expect_rc=0, cpu=None):
+    cmd = [LOAD, "--json"] + [str(a) for a in args]
+    if cpu is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", str(cpu)] + cmd
+    p = subprocess.run(cmd, capture_output=True, timeout=timeout, env=_env())
+    err = p.stderr.decode(errors="replace")
+    assert "Sanitizer" not in err and "runtime error" not in err, err
+    if expect_rc is not None:
+        assert p.returncode == expect_rc, "rc %d: %s" % (p.returncode, err)
+    return json.loads(p.stdout)
+
+
+def get(o, path="/", headers=None, method="GET", body=None):
+    c = o.conn()
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r, data
+
+
+# ---- remora-origin ---------------------------------------------------------------------------
+
+
+def test_origin_defaults_and_name(origin_factory):
+    o = origin_factory("--size", "123", "--status", "201", name="alpha")
+    r, data = get(o)
+    assert r.status == 201
+    assert len(data) == 123
+    assert r.getheader("x-origin-name") == "alpha"
+    assert r.getheader("content-length") == "123"
+
+
+def test_origin_header_overrides(origin):
+    r, data = get(origin, headers={"x-origin-status": "418", "x-origin-size": "70000"})
+    assert r.status == 418
+    assert len(data) == 70000
+    r, data = get(origin, method="HEAD", headers={"x-origin-size": "10"})
+    assert r.status == 200 and data == b"" and r.getheader("content-length") == "10"
+    r, data = get(origin, "/status/404")
+    assert r.status == 404
+
+
+def test_origin_large_body_streams(origin):
+    r, data = get(origin, headers={"x-origin-size": str(20 * 1024 * 1024)})
+    assert r.status == 200
+    assert len(data) == 20 * 1024 * 1024
+    assert data[:4] == b"xxxx"
+
+
+def test_origin_latency(origin_factory):
+    o = origin_factory("--latency-ms", "150")
+    t = time.monotonic()
+    r, _ = get(o)
+    assert r.status == 200
+    assert time.monotonic() - t >= 0.15
+    t = time.monotonic()
+    r, _ = get(o, headers={"x-origin-latency-ms": "0"})
+    assert time.monotonic() - t < 0.15
+    o2 = origin_factory("--latency-ms", "20", "--latency-ms-max", "60")
+    for _ in range(5):
+        t = time.monotonic()
+        get(o2)
+        dt = time.monotonic() - t
+        assert 0.019 <= dt < 0.5
+
+
+def test_origin_fail_fraction(origin_factory):
+    o = origin_factory("--fail-fraction", "0.5")
+    c = o.conn()
+    codes = []
+    for _ in range(400):
+        c.request("GET", "/")
+        r = c.getresponse()
+        r.read()
+        codes.append(r.status)
+    c.close()
+    fails = codes.count(503)
+    assert 130 <= fails <= 270, fails
+    assert set(codes) <= {200, 503}
+    r, _ = get(o, headers={"x-origin-fail": "1"})
+    assert r.status == 503
+    r, _ = get(o, headers={"x-origin-fail": "0"})
+    assert r.status == 200
+
+
+def test_origin_reset_before_headers(origin):
+    c = origin.conn()
+    c.request("GET", "/", headers={"x-origin-reset": "before-headers"})
+    with pytest.raises((ConnectionResetError, http.client.RemoteDisconnected)):
+        c.getresponse()
+
+
+def test_origin_reset_mid_body(origin):
+    s = socket.create_connection(("127.0.0.1", origin.port))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nx-origin-size: 100000\r\n"
+              b"x-origin-reset: 30000\r\n\r\n")
+    got = b""
+    with pytest.raises(ConnectionResetError):
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            got += d
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert b"content-length: 100000" in head
+    # Everything before the RST was acknowledged first, so the 30000 bytes arrived.
+    assert len(body) == 30000
+
+
+def test_origin_reset_after_headers_curl(origin):
+    p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "x-origin-reset: after-headers",
+                        "-H", "x-origin-size: 1000",
+                        origin.url + "/"], capture_output=True)
+    assert p.returncode in (18, 56)  # partial file / recv failure (reset)
+
+
+def test_origin_close(origin):
+    c = origin.conn()
+    c.request("GET", "/", headers={"x-origin-close": "1"})
+    r = c.getresponse()
+    r.read()
+    assert r.getheader("connection") == "close"
+    c.close()
+    s = socket.create_connection(("127.0.0.1", origin.port))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nx-origin-close: 1\r\n\r\n")
+    data = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200")
+
+
+def test_origin_echo_json(origin_factory):
+    o = origin_factory(name="echo-1")
+    body = os.urandom(100000)
+    r, data = get(o, "/echo?x=1", method="POST", body=body,
+                  headers={"X-Test": "a", "x-test": "b", "Content-Type": "app/bin"})
+    assert r.status == 200
+    assert r.getheader("content-type") == "application/json"
+    doc = json.loads(data)
+    assert doc["name"] == "echo-1"
+    assert doc["method"] == "POST"
+    assert doc["path"] == "/echo?x=1"
+    assert doc["version"] == "HTTP/1.1"
+    assert doc["headers"]["x-test"] == "a, b"
+    assert doc["headers"]["content-type"] == "app/bin"
+    assert doc["body_bytes"] == len(body)
+    assert doc["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_origin_echo_chunked_body(origin):
+    c = origin.conn()
+    chunks = [b"hello ", b"chunked ", b"world"]
+    c.request("PUT", "/echo", body=iter(chunks), encode_chunked=True)
+    r = c.getresponse()
+    doc = json.loads(r.read())
+    assert doc["body_bytes"] == 19
+    assert doc["body_sha256"] == hashlib.sha256(b"".join(chunks)).hexdigest()
+    assert doc["headers"]["transfer-encoding"] == "chunked"
+
+
+def test_origin_pipelining(origin):
+    s = socket.create_connection(("127.0.0.1", origin.port))
+    reqs = b"".join(b"GET /status/%d HTTP/1.1\r\nHost: x\r\n\r\n" % st for st in (201, 202, 203))
+    s.sendall(reqs)
+    data = b""
+    s.settimeout(5)
+    while data.count(b"HTTP/1.1 ") < 3:
+        data += s.recv(4096)
+    s.close()
+    assert [int(x) for x in re.findall(rb"HTTP/1\.1 (\d+)", data)] == [201, 202, 203]
+
+
+def test_origin_rejects_bad_requests(origin):
+    for raw in (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+                b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"GET / HTTP/1.1\r\n bad-fold\r\n\r\n"):
+        s = socket.create_connection(("127.0.0.1", origin.port))
+        s.sendall(raw)
+        s.settimeout(5)
+        assert s.recv(100).startswith(b"HTTP/1.1 400"), raw
+        s.close()
+
+
+def test_origin_http2_prior_knowledge(origin_factory):
+    o = origin_factory(name="h2o")
+    p = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-D", "-", "-d", "abc",
+                        "-H", "x-origin-status: 202", o.url + "/echo"],
+                       capture_output=True, timeout=10)
+    out = p.stdout.decode()
+    assert out.startswith("HTTP/2 202"), out
+    assert "x-origin-name: h2o" in out
+    doc = json.loads(out.split("\r\n\r\n", 1)[1])
+    assert doc["version"] == "HTTP/2" and doc["body_bytes"] == 3
+    assert doc["body_sha256"] == hashlib.sha256(b"abc").hexdigest()
+    p = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null",
+                        "-H", "x-origin-reset: before-headers", o.url + "/"], timeout=10)
+    assert p.returncode == 92  # HTTP/2 stream error (RST_STREAM)
+
+
+def test_origin_tcp_echo(origin_factory):
+    o = origin_factory("--tcp-echo")
+    s = socket.create_connection(("127.0.0.1", o.port))
+    payload = os.urandom(300000)
+    s.sendall(payload)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    s.close()
+    assert got == payload
+
+
+def test_origin_sigterm_with_open_connections(origin):
+    socks = [socket.create_connection(("127.0.0.1", origin.port)) for _ in range(3)]
+    socks[0].sendall(b"GET / HTTP/1.1\r\nHost: x\r\nx-origin-latency-ms: 5000\r\n\r\n")
+    time.sleep(0.1)
+    rc, err = origin.stop()
+    assert rc == 0, err
+    for s in socks:
+        s.close()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI missing")
+    d = tmp_path_factory.mktemp("pki")
+
+    def sh(*a):
+        subprocess.run(a, check=True, capture_output=True, cwd=d)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    sh("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+       "-subj", "/CN=remora-test-ca")
+    (d / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for n, ext in (("srv", True), ("cli", False)):
+        sh("openssl", "req", *ec, "-keyout", n + ".key", "-out", n + ".csr", "-subj", "/CN=" + n)
+        sh("openssl", "x509", "-req", "-in", n + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+           "-CAcreateserial", "-out", n + ".crt", "-days", "2", *(["-extfile", "ext"] if ext else []))
+    return d
+
+
+def test_origin_tls_alpn(origin_factory, pki):
+    o = origin_factory("--tls-cert", str(pki / "srv.crt"), "--tls-key", str(pki / "srv.key"))
+    for flag, ver in (("--http1.1", "HTTP/1.1"), ("--http2", "HTTP/2")):
+        p = subprocess.run(["curl", "-s", flag, "--cacert", str(pki / "ca.crt"),
+                            "https://localhost:%d/echo" % o.port], capture_output=True, timeout=10)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["version"] == ver
+
+
+# ---- remora-load -----------------------------------------------------------------------------
+
+SCHEMA_KEYS = {"schema", "mode", "urls", "connections", "threads", "streams", "pipeline",
+               "new_conn", "rate", "warmup_s", "duration_s", "requests", "responses", "rps",
+               "rx_bytes", "tx_bytes", "rx_bytes_per_s", "tx_bytes_per_s", "connections_opened",
+               "latency_us", "connect_us", "tls_handshake_us", "status", "errors", "check"}
+HIST_KEYS = {"count", "min", "mean", "stdev", "max", "p50", "p90", "p99", "p99_9", "p99_99"}
+
+
+def test_load_exact_count_and_schema(origin):
+    r = run_load("-c", 8, "-t", 2, "-n", 5000, origin.url + "/")
+    assert set(r) == SCHEMA_KEYS
+    assert r["schema"] == "remora-load/1" and r["mode"] == "http1"
+    for k in ("latency_us", "connect_us", "tls_handshake_us"):
+        assert set(r[k]) == HIST_KEYS
+    assert set(r["errors"]) == {"total", "requests", "connect", "tls", "timeout", "reset",
+                                "closed", "protocol"}
+    assert r["requests"] == 5000 and r["responses"] == 5000
+    assert r["status"]["2xx"] == 5000
+    assert r["errors"]["total"] == 0
+    lat = r["latency_us"]
+    assert lat["count"] == 5000
+    assert lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99_9"] <= lat["max"]
+    assert r["connections_opened"] == 8
+    assert r["rps"] > 0 and r["duration_s"] > 0
+    # The origin answered exactly what was asked.
+    rc, err = origin.stop()
+    assert "after 5000 requests" in err
+
+
+@pytest.mark.parametrize("mode", [["--pipeline", "4"], ["--new-conn"], ["--h2", "-m", "8"],
+                                  ["--warmup", "0.3"]])
+def test_load_exact_count_modes(origin, mode):
+    r = run_load("-c", 4, "-n", 2000, *mode, origin.url + "/")
+    assert r["requests"] == 2000 and r["responses"] == 2000, r
+    assert r["status"]["2xx"] == 2000
+    if "--new-conn" in mode:
+        assert r["connections_opened"] >= 2000
+
+
+def test_load_check_mode_counts_mismatches(origin):
+    r = run_load("-c", 4, "-n", 3000, "--check-status", 200, "-H", "x-origin-fail: 0.3",
+                 origin.url + "/", expect_rc=3)
+    assert r["responses"] == 3000
+    assert r["check"] == {"status": 200, "mismatches": r["status"]["5xx"]}
+    assert 600 <= r["status"]["5xx"] <= 1200
+    r = run_load("-c", 2, "-n", 500, "--check-status", 200, origin.url + "/")
+    assert r["check"]["mismatches"] == 0
+
+
+def test_load_weighted_urls(origin):
+    u = origin.url
+    r = run_load("-c", 1, "-n", 400, u + "/status/200@3", u + "/status/404@1")
+    assert r["status"]["2xx"] == 300 and r["status"]["4xx"] == 100
+    assert [x["weight"] for x in r["urls"]] == [3, 1]
+
+
+def test_load_error_kinds(origin_factory):
+    o = origin_factory()
+    r = run_load("-c", 2, "-n", 200, "-H", "x-origin-reset: before-headers", o.url + "/")
+    assert r["responses"] == 0 and r["errors"]["reset"] == 200 and r["errors"]["requests"] == 200
+    r = run_load("-c", 2, "-n", 100, "-H", "x-origin-reset: mid-body", "-H", "x-origin-size: 50000",
+                 o.url + "/")
+    assert r["errors"]["reset"] == 100
+    r = run_load("-c", 2, "-n", 20, "--timeout", "0.2", "-H", "x-origin-latency-ms: 1000",
+                 o.url + "/", timeout=60)
+    assert r["errors"]["timeout"] == 20 and r["responses"] == 0
+    # Nothing listening: connect errors, and the run gives up after --timeout.
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = s.getsockname()[1]
+    s.close()
+    r = run_load("-c", 2, "-d", 3, "--timeout", "0.5", "http://127.0.0.1:%d/" % dead)
+    assert r["errors"]["connect"] > 0 and r["responses"] == 0
+
+
+def test_load_open_loop_rate(origin):
+    r = run_load("-c", 10, "-R", 1000, "-d", 2, origin.url + "/")
+    assert 1900 <= r["responses"] <= 2050, r["responses"]
+    assert r["rate"] == 1000
+
+
+def test_load_open_loop_corrects_coordinated_omission(origin):
+    # 1 connection, 20 ms per response = capacity 50/s, asked for 200/s: requests queue behind
+    # each other, and latency measured from the intended send time must grow far beyond the
+    # 20 ms service time (a closed-loop tool would report ~20 ms).
+    r = run_load("-c", 1, "-R", 200, "-d", 2, "-H", "x-origin-latency-ms: 20", origin.url + "/")
+    lat = r["latency_us"]
+    assert 80 <= r["responses"] <= 105
+    assert lat["min"] >= 19000
+    assert lat["p90"] > 500000 and lat["max"] > 1000000
+    closed = run_load("-c", 1, "-d", 1, "-H", "x-origin-latency-ms: 20", origin.url + "/")
+    assert closed["latency_us"]["p99"] < 100000
+
+
+def test_load_body_and_method(origin, tmp_path):
+    f = tmp_path / "body.bin"
+    f.write_bytes(os.urandom(5000))
+    r = run_load("-c", 2, "-n", 50, "-X", "PUT", "--body", str(f), origin.url + "/echo")
+    assert r["responses"] == 50 and r["errors"]["total"] == 0
+    r2 = run_load("-c", 2, "-n", 50, "--h2", "-X", "PUT", "--body", str(f), origin.url + "/echo")
+    assert r2["responses"] == 50 and r2["errors"]["total"] == 0
+
+
+def test_load_tls_and_mtls(origin_factory, pki):
+    o = origin_factory("--tls-cert", str(pki / "srv.crt"), "--tls-key", str(pki / "srv.key"),
+                       "--tls-client-ca", str(pki / "ca.crt"))
+    url = "https://localhost:%d/" % o.port
+    mtls = ["--cacert", str(pki / "ca.crt"), "--cert", str(pki / "cli.crt"),
+            "--key", str(pki / "cli.key")]
+    r = run_load("-c", 3, "-n", 300, *mtls, url)
+    assert r["responses"] == 300
+    assert r["tls_handshake_us"]["count"] == 3 and r["tls_handshake_us"]["min"] > 0
+    r = run_load("-c", 2, "-n", 300, "--h2", "-m", 4, *mtls, url)
+    assert r["responses"] == 300 and r["mode"] == "http2"
+    r = run_load("-c", 2, "-n", 40, "--new-conn", *mtls, url)
+    assert r["responses"] == 40 and r["tls_handshake_us"]["count"] >= 40
+    # No client certificate: the server refuses; every request fails as a TLS error.
+    r = run_load("-c", 1, "-n", 5, "--cacert", str(pki / "ca.crt"), url)
+    assert r["responses"] == 0 and r["errors"]["tls"] >= 5
+    # Untrusted server certificate.
+    r = run_load("-c", 1, "-d", 1, "--timeout", "0.5", url)
+    assert r["responses"] == 0 and r["errors"]["tls"] > 0
+
+
+def test_load_tcp_mode(origin_factory):
+    o = origin_factory("--tcp-echo")
+    r = run_load("--tcp", "-c", 4, "--bytes", "64M", "127.0.0.1:%d" % o.port)
+    assert r["mode"] == "tcp"
+    assert r["tx_bytes"] == 64 * 1024 * 1024 and r["rx_bytes"] == 64 * 1024 * 1024
+    r = run_load("--tcp", "-c", 2, "-d", 1, "127.0.0.1:%d" % o.port)
+    assert r["tx_bytes"] > 0 and r["rx_bytes"] > 0
+
+
+def test_load_human_output(origin):
+    p = subprocess.run([LOAD, "-c", 2, "-n", 100, origin.url + "/"] if False else
+                       [LOAD, "-c", "2", "-n", "100", origin.url + "/"],
+                       capture_output=True, timeout=30, env=_env())
+    out = p.stdout.decode()
+    assert p.returncode == 0
+    assert "100 responses" in out and "p99.99" in out and "2xx 100" in out
+    assert p.stderr == b""  # no progress line when CI is set / stderr is not a tty
+
+
+# ---- agreement with wrk and h2load -----------------------------------------------------------
+
+def _best_of(runs, fns):
+    """Interleaves the tools so that machine noise hits both alike; best result of each."""
+    best = [0.0] * len(fns)
+    for _ in range(runs):
+        for i, fn in enumerate(fns):
+            best[i] = max(best[i], fn())
+    return best
+
+
+def _agree(fns, lo=0.9, hi=1.1):
+    best = _best_of(3, fns)
+    ratio = best[0] / best[1]
+    if not lo <= ratio <= hi:  # one more set before calling it: the machine has 2 noisy cores
+        best = [max(a, b) for a, b in zip(best, _best_of(2, fns))]
+        ratio = best[0] / best[1]
+    return best, ratio
+
+
+@pytest.mark.skipif(not shutil.which("wrk") or ASAN, reason="needs wrk and a release build")
+def test_throughput_agrees_with_wrk(origin_factory):
+    o = origin_factory(cpu=0)
+    url = o.url + "/"
+
+    def ours():
+        return run_load("-t", 1, "-c", 50, "-d", 3, url, cpu=1)["rps"]
+
+    def wrk():
+        p = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c50", "-d3s", url],
+                           capture_output=True, timeout=30)
+        return float(re.search(rb"Requests/sec:\s+([\d.]+)", p.stdout).group(1))
+
+    best, ratio = _agree([ours, wrk])
+    print("remora-load %.0f rps, wrk %.0f rps, ratio %.3f" % (best[0], best[1], ratio))
+    assert 0.9 <= ratio <= 1.1, (best, ratio)
+
+
+@pytest.mark.skipif(not shutil.which("h2load") or ASAN, reason="needs h2load and a release build")
+def test_throughput_agrees_with_h2load(origin_factory):
+    o = origin_factory(cpu=0)
+    url = o.url + "/"
+
+    def ours():
+        return run_load("--h2", "-t", 1, "-c", 10, "-m", 10, "-d", 3, url, cpu=1)["rps"]
+
+    def h2load():
+        p = subprocess.run(["taskset", "-c", "1", "h2load", "-c", "10", "-m", "10", "-D", "3", url],
+                           capture_output=True, timeout=30)
+        return float(re.search(rb"finished in [\d.]+s, ([\d.]+) req/s", p.stdout).group(1))
+
+    best, ratio = _agree([ours, h2load])
+    print("remora-load %.0f rps, h2load %.0f rps, ratio %.3f" % (best[0], best[1], ratio))
+    assert 0.9 <= ratio <= 1.1, (best, ratio)

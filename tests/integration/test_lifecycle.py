@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Start, readiness, graceful drain on SIGTERM, drain_listeners, log reopen."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import REMORA_BIN, ROOT, bootstrap, free_port, http, static_cluster, tcp_listener, wait_for
+
+
+def cfg(port, up_port):
+    return bootstrap("{admin_port}",
+                     [tcp_listener("tcp_in", port, "stat_prefix: t\ncluster: echo")],
+                     [static_cluster("echo", [up_port])])
+
+
+def test_sigterm_drains_in_flight_connection(remora, echo_server):
+    """SIGTERM: /ready turns 503 DRAINING, new connections are refused, the connection in
+    flight keeps working until it closes, then the process exits 0 well before the drain
+    time."""
+    port = free_port()
+    r = remora(cfg(port, echo_server.server_address[1]), args=["--drain-time-s", "30"])
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"before")
+    assert s.recv(6) == b"before"
+    r.signal(signal.SIGTERM)
+    wait_for(lambda: r.get("/ready")[0] == 503, what="/ready 503")
+    st, body, _ = r.get("/ready")
+    assert body == "DRAINING\n"
+    # New connections are refused once the listeners are closed.
+    def refused():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return False
+        except ConnectionRefusedError:
+            return True
+    wait_for(refused, what="listener closed")
+    # The in-flight connection still works.
+    s.sendall(b"during")
+    assert s.recv(6) == b"during"
+    assert r.proc.poll() is None
+    t0 = time.monotonic()
+    s.close()
+    assert r.wait(timeout=10) == 0
+    assert time.monotonic() - t0 < 5
+    assert "drain finished: no open connections" in r.log()
+
+
+def test_drain_time_bounds_the_wait(remora, echo_server):
+    port = free_port()
+    r = remora(cfg(port, echo_server.server_address[1]), args=["--drain-time-s", "1"])
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"x")
+    assert s.recv(1) == b"x"
+    t0 = time.monotonic()
+    r.signal(signal.SIGTERM)
+    assert r.wait(timeout=10) == 0
+    assert 0.8 < time.monotonic() - t0 < 5
+    s.settimeout(5)
+    assert s.recv(1) == b""
+    s.close()
+
+
+def test_drain_listeners_graceful_skip_exit(remora, echo_server):
+    port = free_port()
+    r = remora(cfg(port, echo_server.server_address[1]), args=["--drain-time-s", "1"])
+    st, _, _ = r.post("/drain_listeners?graceful&skip_exit")
+    assert st == 200
+    assert r.get("/ready")[0] == 503
+    time.sleep(1.5)
+    assert r.proc.poll() is None  # skip_exit keeps the process up
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        assert False, "listener still accepting"
+    except ConnectionRefusedError:
+        pass
+
+
+def test_ready_waits_for_dns_clusters(remora, echo_server):
+    """/ready is 503 until a DNS cluster has its first answer; with localhost it is soon
+    LIVE. (The proxy never reports LIVE before listeners are bound.)"""
+    port = free_port()
+    cfgs = bootstrap("{admin_port}",
+                     [tcp_listener("l", port, "stat_prefix: t\ncluster: local")],
+                     [f"""  - name: local
+    type: LOGICAL_DNS
+    dns_lookup_family: V4_ONLY
+    load_assignment:
+      cluster_name: local
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: localhost, port_value: {echo_server.server_address[1]} }} }} }}
+"""])
+    r = remora(cfgs)
+    assert r.get("/ready")[0] == 200
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"ok")
+        assert s.recv(2) == b"ok"
+
+
+def test_sigusr1_reopens_log(tmp_path, remora, echo_server):
+    log = str(tmp_path / "remora-app.log")
+    r = remora(cfg(free_port(), echo_server.server_address[1]), args=["--log-path", log])
+    wait_for(lambda: os.path.exists(log) and "LIVE" in open(log).read(), what="log file")
+    os.rename(log, log + ".1")
+    r.signal(signal.SIGUSR1)
+    wait_for(lambda: os.path.exists(log) and "reopening logs" in open(log + ".1").read(),
+             what="reopened log")
+    r.post("/logging?level=info")
+    wait_for(lambda: "all loggers set to info" in open(log).read(), what="new log written")
+
+
+def test_default_config_make_run_shape():
+    """config/examples/default.yaml works with nothing else running: admin on 9901 and a
+    tcp_proxy on 10000 in front of it. Ports are rewritten to free ones so tests never
+    collide with a running demo."""
+    admin, listen = free_port(), free_port()
+    with open(os.path.join(ROOT, "config", "examples", "default.yaml")) as f:
+        text = f.read().replace("9901", str(admin)).replace("10000", str(listen))
+    p = subprocess.Popen([REMORA_BIN, "--config-yaml", text, "--concurrency", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _ok(f"http://127.0.0.1:{listen}/ready"), what="ready through proxy")
+        out = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{listen}/ready"],
+                             capture_output=True, text=True, timeout=10)
+        assert out.stdout == "LIVE\n"
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=10)
+
+
+def _ok(url):
+    try:
+        return http("GET", url, timeout=1)[0] == 200
+    except OSError:
+        return False
