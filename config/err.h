@@ -41,8 +41,8 @@ void cfg_err_fini(struct cfg_err *e);
  * the message is replaced by a static "out of memory" entry so the error count stays right. */
 void cfg_err_add(struct cfg_err *e, const struct vt_node *node, const char *path, const char *fmt,
                  ...) __attribute__((format(printf, 4, 5)));
-void cfg_warn_add(struct cfg_err *e, const struct vt_node *node, const char *path,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void cfg_warn_add(struct cfg_err *e, const struct vt_node *node, const char *path, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
 
 /* Adds an error at an explicit position (used by the YAML/JSON loaders before a node exists). */
 void cfg_err_add_at(struct cfg_err *e, const char *file, uint32_t line, uint32_t col,

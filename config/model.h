@@ -65,7 +65,7 @@ struct cfg_admin {
 enum cfg_cluster_type { CLUSTER_STATIC, CLUSTER_STRICT_DNS, CLUSTER_LOGICAL_DNS };
 enum cfg_lb_policy { LB_ROUND_ROBIN, LB_LEAST_REQUEST, LB_RANDOM };
 enum cfg_dns_family {
-    DNS_AUTO,         /* Envoy: v6 first, v4 fallback */
+    DNS_AUTO, /* Envoy: v6 first, v4 fallback */
     DNS_V4_ONLY,
     DNS_V6_ONLY,
     DNS_V4_PREFERRED, /* v4 first, v6 fallback */
@@ -73,15 +73,15 @@ enum cfg_dns_family {
 };
 
 struct cfg_endpoint {
-    const char *host;     /* IP literal (STATIC) or DNS name (*_DNS), as written */
+    const char *host; /* IP literal (STATIC) or DNS name (*_DNS), as written */
     uint32_t port;
     uint32_t weight;      /* load_balancing_weight, default 1 */
     struct cfg_addr addr; /* valid for STATIC (host is an IP literal) */
 };
 
 struct cfg_locality_endpoints {
-    uint32_t priority;       /* 0 = highest */
-    uint32_t weight;         /* locality load_balancing_weight, 0 = unset */
+    uint32_t priority; /* 0 = highest */
+    uint32_t weight;   /* locality load_balancing_weight, 0 = unset */
     const char *region, *zone, *sub_zone;
     struct cfg_endpoint *endpoints;
     size_t n_endpoints;
@@ -96,19 +96,19 @@ struct cfg_circuit_breakers {
 
 struct cfg_cluster {
     const char *name;
-    const char *alt_stat_name; /* "" = use name */
-    enum cfg_cluster_type type;      /* default STATIC */
-    enum cfg_lb_policy lb_policy;    /* default ROUND_ROBIN */
-    uint64_t connect_timeout_ms;     /* default 5000 */
+    const char *alt_stat_name;                  /* "" = use name */
+    enum cfg_cluster_type type;                 /* default STATIC */
+    enum cfg_lb_policy lb_policy;               /* default ROUND_ROBIN */
+    uint64_t connect_timeout_ms;                /* default 5000 */
     uint32_t per_connection_buffer_limit_bytes; /* default 1 MiB */
-    enum cfg_dns_family dns_lookup_family; /* default AUTO */
-    uint64_t dns_refresh_rate_ms;    /* default 5000 */
-    bool respect_dns_ttl;            /* default false */
-    uint32_t least_request_choice_count; /* default 2 */
-    struct cfg_locality_endpoints *localities; /* load_assignment.endpoints[] */
+    enum cfg_dns_family dns_lookup_family;      /* default AUTO */
+    uint64_t dns_refresh_rate_ms;               /* default 5000 */
+    bool respect_dns_ttl;                       /* default false */
+    uint32_t least_request_choice_count;        /* default 2 */
+    struct cfg_locality_endpoints *localities;  /* load_assignment.endpoints[] */
     size_t n_localities;
     struct cfg_circuit_breakers cb;
-    const struct vt_node *src;       /* the cluster's node, for errors and config_dump */
+    const struct vt_node *src; /* the cluster's node, for errors and config_dump */
 };
 
 /* ---- listeners ------------------------------------------------------------------------- */
@@ -127,11 +127,11 @@ struct cfg_filter_chain {
 };
 
 struct cfg_listener {
-    const char *name;      /* generated when absent, like Envoy */
+    const char *name; /* generated when absent, like Envoy */
     struct cfg_addr addr;
     const char *stat_prefix; /* listener stat_prefix, or addr.stat_name when unset */
     uint32_t per_connection_buffer_limit_bytes; /* default 1 MiB */
-    bool enable_reuse_port;  /* default true */
+    bool enable_reuse_port;                     /* default true */
     struct cfg_filter_chain *chains; /* filter_chains without filter_chain_match: exactly one */
     size_t n_chains;
     struct cfg_filter_chain *default_chain; /* default_filter_chain or NULL */
@@ -147,13 +147,13 @@ struct cfg_weighted_cluster {
 
 /* envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy */
 struct cfg_tcp_proxy {
-    const char *stat_prefix;            /* required, min_len 1 */
-    const char *cluster;                /* NULL when weighted_clusters is used */
+    const char *stat_prefix;               /* required, min_len 1 */
+    const char *cluster;                   /* NULL when weighted_clusters is used */
     struct cfg_weighted_cluster *weighted; /* weighted_clusters.clusters */
     size_t n_weighted;
-    uint64_t total_weight;              /* sum of weights (> 0) */
-    uint64_t idle_timeout_ms;           /* default 1h; 0 = disabled */
-    uint32_t max_connect_attempts;      /* default 1, >= 1 */
+    uint64_t total_weight;                          /* sum of weights (> 0) */
+    uint64_t idle_timeout_ms;                       /* default 1h; 0 = disabled */
+    uint32_t max_connect_attempts;                  /* default 1, >= 1 */
     uint64_t max_downstream_connection_duration_ms; /* 0 = unlimited */
     struct cfg_access_log *access_logs;
     size_t n_access_logs;

@@ -26,8 +26,8 @@ struct snapshot {
 /* What the command line contributes to a load (Envoy's --config-path, --config-yaml,
  * --service-node/cluster/zone). */
 struct cfg_load_opts {
-    const char *config_path; /* may be NULL when config_yaml is given */
-    const char *config_yaml; /* inline YAML merged over the file, or NULL */
+    const char *config_path;     /* may be NULL when config_yaml is given */
+    const char *config_yaml;     /* inline YAML merged over the file, or NULL */
     const char *service_node;    /* overrides node.id when set */
     const char *service_cluster; /* overrides node.cluster when set */
     const char *service_zone;    /* overrides node.locality.zone when set */

@@ -87,8 +87,7 @@ int vt_doc_new(struct vt_doc **out);
  *  - Limits: nesting deeper than VT_MAX_DEPTH, more than 1,000,000 nodes created by alias
  *    expansion, and files above 64 MiB are errors. Errors that do not stop the parser
  *    (bad keys, unknown aliases) are all reported before failing. */
-int vt_parse_file(const char *path, const char *display, struct vt_doc **out,
-                  struct cfg_err *err);
+int vt_parse_file(const char *path, const char *display, struct vt_doc **out, struct cfg_err *err);
 /* Same for text already in memory; |display| names it ("--config-yaml"). */
 int vt_parse_string(const char *display, const char *text, size_t len, struct vt_doc **out,
                     struct cfg_err *err);

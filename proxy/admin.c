@@ -156,7 +156,6 @@ static void update_server_gauges(struct server *srv)
     for (unsigned i = 0; i < srv->n_workers; i++)
         total += (int64_t)__atomic_load_n(&srv->workers[i].n_conns, __ATOMIC_RELAXED);
     stats_gauge_set(s, SERVER_total_connections, total);
-    stats_gauge_set(s, SERVER_version, 0);
 }
 
 static void h_stats(struct admin *a, const struct admin_req *r, struct admin_resp *resp)
@@ -264,8 +263,9 @@ static void h_config_dump(struct admin *a, const struct admin_req *r, struct adm
     char when[64];
     iso_time(a->srv->start_time, when, sizeof(when));
     resp->content_type = "application/json";
-    sb_puts(b, "{\"configs\":[{\"@type\":\"type.googleapis.com/envoy.admin.v3.BootstrapConfigDump\","
-               "\"bootstrap\":");
+    sb_puts(b,
+            "{\"configs\":[{\"@type\":\"type.googleapis.com/envoy.admin.v3.BootstrapConfigDump\","
+            "\"bootstrap\":");
     vt_to_json(bs->src, b);
     sb_printf(b, ",\"last_updated\":\"%s\"}", when);
     sb_puts(b, ",{\"@type\":\"type.googleapis.com/envoy.admin.v3.ClustersConfigDump\","
@@ -456,8 +456,7 @@ static const struct admin_handler handlers[] = {
     {"/", "Admin home page (this help)", false, h_help},
     {"/clusters", "upstream cluster status (?format=json)", false, h_clusters},
     {"/config_dump", "dump current Envoy configs", false, h_config_dump},
-    {"/drain_listeners", "drain listeners (?graceful, ?inboundonly, ?skip_exit)", true,
-     h_drain},
+    {"/drain_listeners", "drain listeners (?graceful, ?inboundonly, ?skip_exit)", true, h_drain},
     {"/healthcheck/fail", "cause the server to fail health checks", true, h_hc_fail},
     {"/healthcheck/ok", "cause the server to pass health checks", true, h_hc_ok},
     {"/help", "print out list of admin commands", false, h_help},
@@ -467,8 +466,8 @@ static const struct admin_handler handlers[] = {
     {"/quitquitquit", "exit the server", true, h_quit},
     {"/ready", "print server state, return 200 if LIVE, otherwise return 503", false, h_ready},
     {"/server_info", "print server version/status information", false, h_server_info},
-    {"/stats", "print server stats (?filter=<regex>, ?format=json|prometheus, ?usedonly)",
-     false, h_stats},
+    {"/stats", "print server stats (?filter=<regex>, ?format=json|prometheus, ?usedonly)", false,
+     h_stats},
     {"/stats/prometheus", "print server stats in prometheus format", false, h_prometheus},
 };
 
@@ -701,8 +700,7 @@ int admin_start(struct server *srv, struct admin **out)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (fd < 0 || bind(fd, (const struct sockaddr *)&cfg->addr.ss, cfg->addr.len) < 0 ||
         listen(fd, 128) < 0) {
-        log_critical(LC_ADMIN, "cannot bind admin address %s: %s", cfg->addr.str,
-                     strerror(errno));
+        log_critical(LC_ADMIN, "cannot bind admin address %s: %s", cfg->addr.str, strerror(errno));
         if (fd >= 0)
             close(fd);
         free(a);

@@ -266,7 +266,7 @@ void cluster_dns_add(struct cluster *cl, const struct sockaddr *sa, socklen_t le
                      const char *hostname, uint32_t port, uint32_t weight, uint32_t priority)
 {
     if (cl->cfg->type == CLUSTER_LOGICAL_DNS && cl->dns_n >= 1)
-        return; /* LOGICAL_DNS uses only the first address */
+        return;                            /* LOGICAL_DNS uses only the first address */
     for (size_t i = 0; i < cl->dns_n; i++) /* the same address from another endpoint/family */
         if (same_ip((const struct sockaddr *)&cl->dns_new[i]->addr, sa) &&
             cl->dns_new[i]->priority == priority &&
@@ -384,8 +384,8 @@ static int init_static(struct cluster *cl)
         const struct cfg_locality_endpoints *loc = &cfg->localities[li];
         for (size_t ei = 0; ei < loc->n_endpoints; ei++) {
             const struct cfg_endpoint *ep = &loc->endpoints[ei];
-            struct host *h = host_new((const struct sockaddr *)&ep->addr.ss, ep->addr.len,
-                                      ep->port, NULL, ep->weight, loc->priority);
+            struct host *h = host_new((const struct sockaddr *)&ep->addr.ss, ep->addr.len, ep->port,
+                                      NULL, ep->weight, loc->priority);
             if (!h) {
                 for (size_t i = 0; i < k; i++)
                     host_unref(hosts[i]);
@@ -491,8 +491,7 @@ void cluster_render_admin(struct server *srv, struct strbuf *out, bool json)
                       cfg->cb.max_connections);
             sb_printf(out, "%s::default_priority::max_pending_requests::%u\n", name,
                       cfg->cb.max_pending_requests);
-            sb_printf(out, "%s::default_priority::max_requests::%u\n", name,
-                      cfg->cb.max_requests);
+            sb_printf(out, "%s::default_priority::max_requests::%u\n", name, cfg->cb.max_requests);
             sb_printf(out, "%s::default_priority::max_retries::%u\n", name, cfg->cb.max_retries);
             sb_printf(out, "%s::high_priority::max_connections::1024\n", name);
             sb_printf(out, "%s::high_priority::max_pending_requests::1024\n", name);

@@ -21,24 +21,24 @@ struct event;
 struct dns_query;
 
 struct host {
-    int refs;                     /* atomic; host sets and live connections hold refs */
+    int refs; /* atomic; host sets and live connections hold refs */
     struct sockaddr_storage addr;
     socklen_t addr_len;
-    char addr_str[64];            /* "10.0.0.1:80" */
-    const char *hostname;         /* the DNS name it came from, or NULL (owned) */
-    uint32_t weight;              /* load_balancing_weight (>= 1) */
+    char addr_str[64];    /* "10.0.0.1:80" */
+    const char *hostname; /* the DNS name it came from, or NULL (owned) */
+    uint32_t weight;      /* load_balancing_weight (>= 1) */
     uint32_t priority;
-    struct stats_block *stats;    /* per-host stats (HOST_STATS), one row per thread */
+    struct stats_block *stats; /* per-host stats (HOST_STATS), one row per thread */
 };
 
 struct host_set {
-    int refs;                     /* atomic */
+    int refs; /* atomic */
     uint64_t version;
     size_t n;
-    struct host **hosts;          /* every host, lowest priority number first */
-    size_t n_p0;                  /* hosts[0..n_p0) share the best (lowest) priority */
+    struct host **hosts; /* every host, lowest priority number first */
+    size_t n_p0;         /* hosts[0..n_p0) share the best (lowest) priority */
     uint64_t total_weight_p0;
-    bool weighted;                /* weights differ within the best priority */
+    bool weighted; /* weights differ within the best priority */
 };
 
 struct cluster {
@@ -46,14 +46,14 @@ struct cluster {
     size_t index;                  /* position in bs->clusters: the workers' index */
     struct server *srv;
     struct stats_block *stats;
-    struct host_set *hs;           /* current (reference held) */
-    bool initialized;              /* first host set (or first DNS attempt) done */
+    struct host_set *hs; /* current (reference held) */
+    bool initialized;    /* first host set (or first DNS attempt) done */
     /* DNS clusters */
     struct event *dns_timer;
-    size_t dns_pending;            /* queries in flight for this refresh */
-    struct host **dns_new;         /* hosts gathered during this refresh */
+    size_t dns_pending;    /* queries in flight for this refresh */
+    struct host **dns_new; /* hosts gathered during this refresh */
     size_t dns_n, dns_cap;
-    uint32_t dns_min_ttl;          /* smallest TTL seen in this refresh, seconds */
+    uint32_t dns_min_ttl; /* smallest TTL seen in this refresh, seconds */
     bool dns_failed;
 };
 
@@ -76,9 +76,8 @@ struct strbuf;
 void cluster_render_admin(struct server *srv, struct strbuf *out, bool json);
 
 /* Called by dns.c with each resolved address of |cl| (family-filtered), then done(). */
-void cluster_dns_add(struct cluster *cl, const struct sockaddr *sa, socklen_t len,
-                     uint32_t ttl, const char *hostname, uint32_t port, uint32_t weight,
-                     uint32_t priority);
+void cluster_dns_add(struct cluster *cl, const struct sockaddr *sa, socklen_t len, uint32_t ttl,
+                     const char *hostname, uint32_t port, uint32_t weight, uint32_t priority);
 void cluster_dns_done(struct cluster *cl, bool failed);
 
 #endif

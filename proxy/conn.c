@@ -74,8 +74,8 @@ int conn_new_accepted(struct worker *w, int fd, uint32_t limit, struct conn **ou
     return 0;
 }
 
-int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,
-                     uint32_t limit, uint64_t timeout_ms, struct conn **out)
+int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t len, uint32_t limit,
+                     uint64_t timeout_ms, struct conn **out)
 {
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

@@ -54,15 +54,15 @@ struct conn {
     const struct transport_ops *tp;
     void *tp_ctx;
     const struct conn_cbs *cbs;
-    void *ctx;                    /* owner's pointer, given back in callbacks */
-    uint32_t limit;               /* per_connection_buffer_limit_bytes: high watermark */
-    int err;                      /* errno of the last failure */
-    uint64_t id;                  /* Envoy's connection id (process-unique) */
+    void *ctx;      /* owner's pointer, given back in callbacks */
+    uint32_t limit; /* per_connection_buffer_limit_bytes: high watermark */
+    int err;        /* errno of the last failure */
+    uint64_t id;    /* Envoy's connection id (process-unique) */
     uint64_t rx_bytes, tx_bytes;
-    struct stats_block *sb;       /* optional byte counters: stat ids below, -1 = none */
+    struct stats_block *sb; /* optional byte counters: stat ids below, -1 = none */
     int16_t st_rx, st_tx;
     struct stats_block *listener_stats; /* downstream: listener.<addr>.* (active/destroy) */
-    struct list_head node;        /* worker->conns or worker->reap */
+    struct list_head node;              /* worker->conns or worker->reap */
     struct sockaddr_storage peer, local;
     socklen_t peer_len, local_len;
 };
@@ -73,8 +73,8 @@ int conn_new_accepted(struct worker *w, int fd, uint32_t limit, struct conn **ou
 /* Starts a non-blocking connect to |addr|; CONN_EV_CONNECTED, _ERROR or _TIMEOUT follows
  * (never synchronously). |timeout_ms| 0 = none. Returns 0, or -RM_EIO when the socket
  * could not even be created (c->err holds errno). */
-int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t len,
-                     uint32_t limit, uint64_t timeout_ms, struct conn **out);
+int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t len, uint32_t limit,
+                     uint64_t timeout_ms, struct conn **out);
 
 void conn_set_cbs(struct conn *c, const struct conn_cbs *cbs, void *ctx);
 void conn_read_enable(struct conn *c);

@@ -32,7 +32,7 @@ static inline void list_del(struct list_head *n)
 }
 
 #define list_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-#define list_for_each_safe(pos, tmp, head)                                                     \
+#define list_for_each_safe(pos, tmp, head)                                                         \
     for (pos = (head)->next, tmp = pos->next; pos != (head); pos = tmp, tmp = pos->next)
 
 #endif

@@ -150,8 +150,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-                errno == ECONNABORTED)
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
                 return;
             /* EMFILE/ENFILE/ENOBUFS: log and wait for the next readiness. */
             log_warn(LC_CONNECTION, "listener '%s': accept: %s", l->name, strerror(errno));
@@ -168,8 +167,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         w->n_conns++;
         void *rt;
         const struct cfg_filter_chain *fc = pick_chain(li->ls, &rt);
-        if (!fc || fc->n_filters == 0) {
-            stats_inc(li->ls->stats, LISTENER_no_filter_chain_match);
+        if (!fc || fc->n_filters == 0) { /* refused at load; kept as a guard */
             conn_close(c, false);
             continue;
         }

@@ -26,7 +26,7 @@ static const char *const component_names[LC_COUNT] = {
 #undef X
 };
 
-static const char *const level_names[] = {"trace", "debug", "info", "warning",
+static const char *const level_names[] = {"trace", "debug",    "info", "warning",
                                           "error", "critical", "off"};
 
 static int log_fd = STDERR_FILENO;
@@ -145,8 +145,8 @@ void log_write(enum log_component c, enum log_level l, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     int n = snprintf(line, sizeof(line), "[%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ] [%s] [%s] ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (long)(tv.tv_usec / 1000), level_names[l], component_names[c]);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (long)(tv.tv_usec / 1000), level_names[l], component_names[c]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

@@ -14,15 +14,15 @@
 enum log_level { LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CRITICAL, LOG_OFF };
 
 /* Components, with Envoy's logger names. */
-#define LOG_COMPONENTS(X)                                                                      \
-    X(LC_MAIN, "main")                                                                         \
-    X(LC_CONFIG, "config")                                                                     \
-    X(LC_UPSTREAM, "upstream")                                                                 \
-    X(LC_CONNECTION, "connection")                                                             \
-    X(LC_ADMIN, "admin")                                                                       \
-    X(LC_DNS, "dns")                                                                           \
-    X(LC_FILTER, "filter")                                                                     \
-    X(LC_POOL, "pool")                                                                         \
+#define LOG_COMPONENTS(X)                                                                          \
+    X(LC_MAIN, "main")                                                                             \
+    X(LC_CONFIG, "config")                                                                         \
+    X(LC_UPSTREAM, "upstream")                                                                     \
+    X(LC_CONNECTION, "connection")                                                                 \
+    X(LC_ADMIN, "admin")                                                                           \
+    X(LC_DNS, "dns")                                                                               \
+    X(LC_FILTER, "filter")                                                                         \
+    X(LC_POOL, "pool")                                                                             \
     X(LC_RUNTIME, "runtime")
 
 enum log_component {
@@ -56,10 +56,10 @@ void log_write(enum log_component c, enum log_level l, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define LOG_ENABLED(c, l) ((l) >= log_levels[(c)])
-#define rm_log(c, l, ...)                                                                      \
-    do {                                                                                       \
-        if (LOG_ENABLED((c), (l)))                                                             \
-            log_write((c), (l), __VA_ARGS__);                                                  \
+#define rm_log(c, l, ...)                                                                          \
+    do {                                                                                           \
+        if (LOG_ENABLED((c), (l)))                                                                 \
+            log_write((c), (l), __VA_ARGS__);                                                      \
     } while (0)
 #define log_trace(c, ...) rm_log(c, LOG_TRACE, __VA_ARGS__)
 #define log_debug(c, ...) rm_log(c, LOG_DEBUG, __VA_ARGS__)

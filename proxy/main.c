@@ -175,8 +175,7 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "init_only") == 0)
                 opt.mode = MODE_INIT_ONLY;
             else {
-                fprintf(stderr,
-                        "remora: --mode: '%s' is not one of serve, validate, init_only\n",
+                fprintf(stderr, "remora: --mode: '%s' is not one of serve, validate, init_only\n",
                         optarg);
                 return 1;
             }
@@ -243,8 +242,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "remora: unexpected argument '%s'\nTry 'remora --help'.\n",
-                argv[optind]);
+        fprintf(stderr, "remora: unexpected argument '%s'\nTry 'remora --help'.\n", argv[optind]);
         return 1;
     }
     if (opt.component_log_level) {
@@ -278,7 +276,7 @@ int main(int argc, char **argv)
         cfg_err_print(&err, stderr);
         if (rc < 0) {
             fprintf(stderr, "configuration '%s' is invalid: %zu error%s\n", name, err.n_errors,
-                   err.n_errors == 1 ? "" : "s");
+                    err.n_errors == 1 ? "" : "s");
         } else {
             printf("configuration '%s' OK\n", name);
             snap_unref(snap);
@@ -288,8 +286,8 @@ int main(int argc, char **argv)
     }
     if (rc < 0) {
         cfg_err_print(&err, stderr);
-        fprintf(stderr, "remora: configuration '%s' rejected: %zu error%s\n", name,
-                err.n_errors, err.n_errors == 1 ? "" : "s");
+        fprintf(stderr, "remora: configuration '%s' rejected: %zu error%s\n", name, err.n_errors,
+                err.n_errors == 1 ? "" : "s");
         cfg_err_fini(&err);
         return 1;
     }

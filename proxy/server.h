@@ -34,12 +34,12 @@ enum server_mode { MODE_SERVE, MODE_VALIDATE, MODE_INIT_ONLY };
 struct server_options {
     struct cfg_load_opts load;
     enum server_mode mode;
-    unsigned concurrency;      /* resolved: >= 1 */
-    unsigned drain_time_s;     /* --drain-time-s, default 600 */
-    const char *log_level;     /* as given */
+    unsigned concurrency;  /* resolved: >= 1 */
+    unsigned drain_time_s; /* --drain-time-s, default 600 */
+    const char *log_level; /* as given */
     const char *component_log_level;
     const char *log_path;
-    char *command_line;        /* argv joined, for /server_info */
+    char *command_line; /* argv joined, for /server_info */
     char **argv;
     int argc;
 };
@@ -47,23 +47,23 @@ struct server_options {
 /* Listening sockets of one configured listener: one fd per worker (SO_REUSEPORT). */
 struct listen_set {
     const struct cfg_listener *cfg;
-    int *fds;                       /* n_workers fds; -1 once closed */
-    struct stats_block *stats;      /* listener.<addr>.* */
-    void *chain_rt;                 /* terminal filter runtime of chains[0] */
-    void *default_rt;               /* ... of default_chain */
-    char bound_str[80];             /* actual address (port 0 resolved) */
+    int *fds;                  /* n_workers fds; -1 once closed */
+    struct stats_block *stats; /* listener.<addr>.* */
+    void *chain_rt;            /* terminal filter runtime of chains[0] */
+    void *default_rt;          /* ... of default_chain */
+    char bound_str[80];        /* actual address (port 0 resolved) */
 };
 
 struct server {
     struct server_options opt;
     struct event_base *base;
-    struct snapshot *snap;          /* the running config (reference held) */
+    struct snapshot *snap; /* the running config (reference held) */
     enum server_state state;
     struct worker *workers;
     unsigned n_workers;
-    struct cluster *clusters;       /* indexed like snap->bs->clusters */
+    struct cluster *clusters; /* indexed like snap->bs->clusters */
     size_t n_clusters;
-    struct listen_set *lsets;       /* indexed like snap->bs->listeners */
+    struct listen_set *lsets; /* indexed like snap->bs->listeners */
     size_t n_lsets;
     struct admin *admin;
     struct dns *dns;
@@ -71,7 +71,7 @@ struct server {
     struct event *sig_term, *sig_int, *sig_usr1, *sig_hup, *drain_timer, *tick;
     time_t start_time;
     struct timespec start_mono;
-    bool healthcheck_failed;        /* POST /healthcheck/fail */
+    bool healthcheck_failed; /* POST /healthcheck/fail */
     bool workers_started;
     bool exiting;
     int exit_code;

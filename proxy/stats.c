@@ -36,8 +36,7 @@ static const struct {
 } kinds[] = {
     [STATS_SERVER] = {server_defs, COUNT(server_defs), "server", NULL},
     [STATS_CLUSTER] = {cluster_defs, COUNT(cluster_defs), "cluster", "envoy_cluster_name"},
-    [STATS_LISTENER] = {listener_defs, COUNT(listener_defs), "listener",
-                        "envoy_listener_address"},
+    [STATS_LISTENER] = {listener_defs, COUNT(listener_defs), "listener", "envoy_listener_address"},
     [STATS_TCP] = {tcp_defs, COUNT(tcp_defs), "tcp", "envoy_tcp_prefix"},
     [STATS_CLUSTER_MANAGER] = {cm_defs, COUNT(cm_defs), "cluster_manager", NULL},
     [STATS_LISTENER_MANAGER] = {lm_defs, COUNT(lm_defs), "listener_manager", NULL},
@@ -112,8 +111,8 @@ struct stats_block *stats_first(void)
 
 void stats_gauge_set(struct stats_block *b, unsigned id, int64_t v)
 {
-    int64_t others = stats_value(b, id) - (int64_t)__atomic_load_n(stats_cell(b, 0, id),
-                                                                      __ATOMIC_RELAXED);
+    int64_t others =
+        stats_value(b, id) - (int64_t)__atomic_load_n(stats_cell(b, 0, id), __ATOMIC_RELAXED);
     __atomic_store_n(stats_cell(b, 0, id), (uint64_t)(v - others), __ATOMIC_RELAXED);
 }
 
@@ -138,7 +137,7 @@ void stats_full_name(const struct stats_block *b, unsigned id, char *out, size_t
 struct stat_row {
     const struct stats_block *b;
     unsigned id;
-    char *name;  /* full Envoy name (text/json) or Prometheus metric name */
+    char *name; /* full Envoy name (text/json) or Prometheus metric name */
     int64_t val;
 };
 

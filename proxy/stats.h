@@ -42,57 +42,89 @@ struct stats_block {
     struct stats_block *next; /* registry list (main thread) */
     enum stats_kind kind;
     const struct stat_def *defs;
-    uint32_t n;        /* number of stats in defs */
-    char *name;        /* tag value ("admin", "127.0.0.1_10000"); "" for singletons */
-    uint64_t vals[];   /* stats_n_slots rows of n values */
+    uint32_t n;      /* number of stats in defs */
+    char *name;      /* tag value ("admin", "127.0.0.1_10000"); "" for singletons */
+    uint64_t vals[]; /* stats_n_slots rows of n values */
 };
 
-/* ---- the stat lists (Envoy's names) ------------------------------------------------------ */
-#define SERVER_STATS(C, G)                                                                     \
-    G(concurrency) G(live) G(state) G(uptime) G(memory_allocated) G(memory_heap_size)          \
-        G(memory_physical_size) G(total_connections) G(version) G(days_until_first_cert_expiring)
+/* ---- the stat lists (Envoy's names; only stats Remora can actually move) ------------------ */
+/* clang-format off */
+#define SERVER_STATS(C, G)                      \
+    G(concurrency)                              \
+    G(live)                                     \
+    G(state)                                    \
+    G(uptime)                                   \
+    G(memory_allocated)                         \
+    G(memory_heap_size)                         \
+    G(memory_physical_size)                     \
+    G(total_connections)
 
-#define CLUSTER_STATS(C, G)                                                                    \
-    C(upstream_cx_total) G(upstream_cx_active) C(upstream_cx_connect_fail)                     \
-    C(upstream_cx_connect_timeout) C(upstream_cx_connect_attempts_exceeded)                    \
-    C(upstream_cx_none_healthy) C(upstream_cx_destroy) C(upstream_cx_destroy_local)            \
-    C(upstream_cx_destroy_remote) C(upstream_cx_rx_bytes_total) C(upstream_cx_tx_bytes_total)  \
-    G(upstream_cx_rx_bytes_buffered) G(upstream_cx_tx_bytes_buffered)                          \
-    C(upstream_flow_control_paused_reading_total)                                              \
-    C(upstream_flow_control_resumed_reading_total) G(membership_healthy) G(membership_total)   \
-    C(membership_change) C(update_attempt) C(update_success) C(update_failure)                 \
-    C(update_empty) C(update_no_rebuild) G(max_host_weight) C(lb_healthy_panic)                \
-    C(upstream_cx_overflow)
+#define CLUSTER_STATS(C, G)                     \
+    C(upstream_cx_total)                        \
+    G(upstream_cx_active)                       \
+    C(upstream_cx_connect_fail)                 \
+    C(upstream_cx_connect_timeout)              \
+    C(upstream_cx_connect_attempts_exceeded)    \
+    C(upstream_cx_none_healthy)                 \
+    C(upstream_cx_destroy)                      \
+    C(upstream_cx_destroy_local)                \
+    C(upstream_cx_destroy_remote)               \
+    C(upstream_cx_rx_bytes_total)               \
+    C(upstream_cx_tx_bytes_total)               \
+    C(upstream_flow_control_paused_reading_total)  \
+    C(upstream_flow_control_resumed_reading_total) \
+    G(membership_healthy)                       \
+    G(membership_total)                         \
+    C(membership_change)                        \
+    C(update_attempt)                           \
+    C(update_success)                           \
+    C(update_failure)                           \
+    C(update_empty)                             \
+    C(update_no_rebuild)                        \
+    G(max_host_weight)
 
-#define LISTENER_STATS(C, G)                                                                   \
-    C(downstream_cx_total) G(downstream_cx_active) C(downstream_cx_destroy)                    \
-    C(downstream_cx_overflow) C(no_filter_chain_match)
+#define LISTENER_STATS(C, G)                    \
+    C(downstream_cx_total)                      \
+    G(downstream_cx_active)                     \
+    C(downstream_cx_destroy)
 
-#define TCP_STATS(C, G)                                                                        \
-    C(downstream_cx_total) C(downstream_cx_no_route) C(downstream_cx_rx_bytes_total)           \
-    G(downstream_cx_rx_bytes_buffered) C(downstream_cx_tx_bytes_total)                         \
-    G(downstream_cx_tx_bytes_buffered) C(downstream_flow_control_paused_reading_total)         \
-    C(downstream_flow_control_resumed_reading_total) C(idle_timeout)                           \
-    C(max_downstream_connection_duration) C(upstream_flush_total) G(upstream_flush_active)
+#define TCP_STATS(C, G)                         \
+    C(downstream_cx_total)                      \
+    C(downstream_cx_no_route)                   \
+    C(downstream_cx_rx_bytes_total)             \
+    C(downstream_cx_tx_bytes_total)             \
+    C(downstream_flow_control_paused_reading_total)  \
+    C(downstream_flow_control_resumed_reading_total) \
+    C(idle_timeout)                             \
+    C(max_downstream_connection_duration)
 
-#define CLUSTER_MANAGER_STATS(C, G)                                                            \
-    C(cluster_added) C(cluster_modified) C(cluster_removed) G(active_clusters)                 \
-    G(warming_clusters)
+#define CLUSTER_MANAGER_STATS(C, G)             \
+    C(cluster_added)                            \
+    G(active_clusters)
 
-#define LISTENER_MANAGER_STATS(C, G)                                                           \
-    C(listener_added) C(listener_modified) C(listener_removed) C(listener_create_success)      \
-    C(listener_create_failure) G(total_listeners_active) G(total_listeners_warming)            \
-    G(total_listeners_draining)
+#define LISTENER_MANAGER_STATS(C, G)            \
+    C(listener_added)                           \
+    C(listener_create_success)                  \
+    G(total_listeners_active)
 
-/* Per-host stats as /clusters prints them (cx_active, cx_total, ...). */
-#define HOST_STATS(C, G)                                                                       \
-    C(cx_total) G(cx_active) C(cx_connect_fail) C(rq_total) G(rq_active) C(rq_error)           \
-    C(rq_success) C(rq_timeout)
+/* Per-host stats as /clusters prints them. */
+#define HOST_STATS(C, G)                        \
+    C(cx_total)                                 \
+    G(cx_active)                                \
+    C(cx_connect_fail)                          \
+    C(rq_total)                                 \
+    G(rq_active)                                \
+    C(rq_error)                                 \
+    C(rq_success)
+/* clang-format on */
 
 #define STAT_ENUM_C(n) n,
 #define STAT_ENUM_G(n) n,
-#define DECLARE_STAT_ENUM(pfx, LIST)                                                           \
-    enum pfx##_stat { LIST(pfx##_ENUM_C, pfx##_ENUM_G) pfx##_N }
+#define DECLARE_STAT_ENUM(pfx, LIST)                                                               \
+    enum pfx##_stat                                                                                \
+    {                                                                                              \
+        LIST(pfx##_ENUM_C, pfx##_ENUM_G) pfx##_N                                                   \
+    }
 
 #define SERVER_ENUM_C(n) SERVER_##n,
 #define SERVER_ENUM_G(n) SERVER_##n,
@@ -118,7 +150,7 @@ DECLARE_STAT_ENUM(HOST, HOST_STATS);
 
 /* ---- runtime ---------------------------------------------------------------------------- */
 
-extern unsigned stats_n_slots;     /* n_workers + 1; set once by stats_init() */
+extern unsigned stats_n_slots;       /* n_workers + 1; set once by stats_init() */
 extern __thread unsigned stats_slot; /* this thread's row: 0 main, 1..N workers */
 
 /* Sets the number of rows (workers + 1). Call once before creating blocks. */

@@ -52,7 +52,8 @@ int worker_init(struct worker *w, struct server *srv, unsigned id)
     event_add(w->mbox_ev, NULL);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    w->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)id * 0x9E3779B97F4A7C15ull);
+    w->rng =
+        ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)id * 0x9E3779B97F4A7C15ull);
     if (!w->rng)
         w->rng = 88172645463325252ull;
     return 0;

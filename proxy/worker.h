@@ -25,10 +25,10 @@ struct worker;
 
 /* Worker-side view of one cluster: the latest host set and load-balancer state. */
 struct worker_cluster {
-    struct cluster *cl;         /* main-thread object; only its immutable fields are read */
-    struct host_set *hs;        /* current hosts (reference held) */
-    uint64_t rr_next;           /* round robin cursor */
-    int64_t *swrr;              /* smooth weighted RR current weights, hs->n entries */
+    struct cluster *cl;  /* main-thread object; only its immutable fields are read */
+    struct host_set *hs; /* current hosts (reference held) */
+    uint64_t rr_next;    /* round robin cursor */
+    int64_t *swrr;       /* smooth weighted RR current weights, hs->n entries */
 };
 
 enum mbox_type {
@@ -48,25 +48,25 @@ struct mbox_msg {
 };
 
 struct worker {
-    unsigned id;                /* 0-based; stats slot is id + 1 */
+    unsigned id; /* 0-based; stats slot is id + 1 */
     struct server *srv;
     pthread_t thread;
     struct event_base *base;
-    int mbox_fd;                /* eventfd written by mbox_post */
-    struct event *mbox_ev;      /* reads mbox_fd */
+    int mbox_fd;           /* eventfd written by mbox_post */
+    struct event *mbox_ev; /* reads mbox_fd */
     pthread_mutex_t mbox_lock;
     struct mbox_msg *mbox_head, *mbox_tail;
-    struct event *reap_ev;      /* frees deferred-closed conns after callbacks unwind */
-    struct list_head reap;      /* conns waiting to be freed */
-    struct list_head conns;     /* every live conn of this worker */
-    size_t n_conns;             /* downstream connections open (for drain) */
-    struct snapshot *snap;      /* current snapshot (reference held) */
+    struct event *reap_ev;       /* frees deferred-closed conns after callbacks unwind */
+    struct list_head reap;       /* conns waiting to be freed */
+    struct list_head conns;      /* every live conn of this worker */
+    size_t n_conns;              /* downstream connections open (for drain) */
+    struct snapshot *snap;       /* current snapshot (reference held) */
     struct listener **listeners; /* this worker's sockets, one per cfg listener */
     size_t n_listeners;
     struct worker_cluster *clusters; /* indexed like snap->bs->clusters */
     size_t n_clusters;
     bool draining;
-    uint64_t rng;               /* xorshift state for LB and weighted picks */
+    uint64_t rng; /* xorshift state for LB and weighted picks */
 };
 
 int worker_init(struct worker *w, struct server *srv, unsigned id);

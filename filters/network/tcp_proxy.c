@@ -42,14 +42,14 @@ struct tcp_session {
     struct worker *w;
     const struct cfg_tcp_proxy *cfg;
     struct tcp_rt *rt;
-    struct snapshot *snap;       /* keeps cfg alive for the session */
+    struct snapshot *snap; /* keeps cfg alive for the session */
     struct conn *down, *up;
     struct worker_cluster *wc;
     const char *cluster_name;
-    struct host *host;           /* reference held while set */
+    struct host *host; /* reference held while set */
     uint32_t attempts;
     uint32_t response_flags;
-    bool up_connected, down_eof, up_eof, done;
+    bool up_connected, down_eof, up_eof, up_reset, done;
     struct event idle_timer, dur_timer;
     struct timespec start_wall;
     int64_t start_mono_ns;
@@ -173,6 +173,9 @@ static void session_end(struct tcp_session *s, const char *why)
         if (s->up_connected) {
             stats_dec(cstats(s), CLUSTER_upstream_cx_active);
             stats_inc(cstats(s), CLUSTER_upstream_cx_destroy);
+            /* We close it (idle timeout, downstream gone, drain) unless the upstream did. */
+            if (!s->up_eof && !s->up_reset)
+                stats_inc(cstats(s), CLUSTER_upstream_cx_destroy_local);
         }
         conn_close_after_flush(s->up);
         s->up = NULL;
@@ -300,6 +303,7 @@ static void up_event(struct conn *c, enum conn_event ev)
             return;
         }
         stats_inc(cstats(s), CLUSTER_upstream_cx_destroy_remote);
+        s->up_reset = true;
         s->response_flags |= RF_UPSTREAM_CONNECTION_TERMINATION;
         session_end(s, "upstream reset");
         return;
@@ -338,9 +342,9 @@ static void connect_next(struct tcp_session *s)
     stats_inc(h->stats, HOST_rq_total);
     stats_inc(h->stats, HOST_rq_active);
     const struct cfg_cluster *cc = s->wc->cl->cfg;
-    int rc = conn_new_connect(s->w, (const struct sockaddr *)&h->addr, h->addr_len,
-                              cc->per_connection_buffer_limit_bytes, cc->connect_timeout_ms,
-                              &s->up);
+    int rc =
+        conn_new_connect(s->w, (const struct sockaddr *)&h->addr, h->addr_len,
+                         cc->per_connection_buffer_limit_bytes, cc->connect_timeout_ms, &s->up);
     if (rc < 0) {
         log_warn(LC_UPSTREAM, "[C%llu] cannot create upstream socket: %s",
                  (unsigned long long)s->down->id, rm_strerror(rc));
@@ -441,8 +445,8 @@ static int tcp_rt_new(const void *config, void **out)
     }
     for (size_t i = 0; i < cfg->n_access_logs; i++) {
         char err[256];
-        if (alog_logger_new(&cfg->access_logs[i], &rt->arena, &rt->loggers[i], err,
-                            sizeof(err)) < 0) {
+        if (alog_logger_new(&cfg->access_logs[i], &rt->arena, &rt->loggers[i], err, sizeof(err)) <
+            0) {
             log_error(LC_FILTER, "tcp_proxy '%s': access log: %s", cfg->stat_prefix, err);
             tcp_rt_free(rt);
             return -RM_ECONFIG;

@@ -7,7 +7,7 @@
 #include "filters/filter.h"
 
 #define TCP_PROXY_NAME "envoy.filters.network.tcp_proxy"
-#define TCP_PROXY_TYPE_URL                                                                     \
+#define TCP_PROXY_TYPE_URL                                                                         \
     "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 
 /* net_filter_def.config_new for tcp_proxy: builds a struct cfg_tcp_proxy (config/model.h). */

@@ -62,6 +62,11 @@ class Remora:
         self.log_path = os.path.join(tmp_path, f"{name}.log")
         self.args = list(args)
         self.env = dict(os.environ, **(env or {}))
+        # Under ASan, freed memory sits in a quarantine (256 MiB by default) that would
+        # drown the memory-bound assertions; a small one still catches use-after-free.
+        self.env["ASAN_OPTIONS"] = ":".join(
+            filter(None, [self.env.get("ASAN_OPTIONS"), "quarantine_size_mb=8",
+                          "thread_local_quarantine_size_kb=256"]))
         self.proc = None
         self.admin_port = None
 
