@@ -116,6 +116,14 @@ void server_drain(struct server *srv, unsigned drain_s, bool skip_exit)
     event_add(srv->drain_timer, &tick);
 }
 
+void server_worker_started(struct server *srv)
+{
+    pthread_mutex_lock(&srv->start_lock);
+    srv->n_started++;
+    pthread_cond_signal(&srv->start_cond);
+    pthread_mutex_unlock(&srv->start_lock);
+}
+
 void server_quit(struct server *srv)
 {
     stop_now(srv, 0);
@@ -177,6 +185,8 @@ int server_run(struct server_options *opt, struct snapshot *snap)
     srv->opt = *opt;
     srv->snap = snap;
     srv->state = SERVER_PRE_INITIALIZING;
+    pthread_mutex_init(&srv->start_lock, NULL);
+    pthread_cond_init(&srv->start_cond, NULL);
     srv->start_time = time(NULL);
     clock_gettime(CLOCK_MONOTONIC, &srv->start_mono);
     int rc = 0;
@@ -226,7 +236,12 @@ int server_run(struct server_options *opt, struct snapshot *snap)
             goto out;
     }
     srv->workers_started = true;
-    log_info(LC_MAIN, "starting %u worker%s", srv->n_workers, srv->n_workers == 1 ? "" : "s");
+    /* /ready must not say LIVE before every worker accepts on its sockets. */
+    pthread_mutex_lock(&srv->start_lock);
+    while (srv->n_started < srv->n_workers)
+        pthread_cond_wait(&srv->start_cond, &srv->start_lock);
+    pthread_mutex_unlock(&srv->start_lock);
+    log_info(LC_MAIN, "%u worker%s accepting", srv->n_workers, srv->n_workers == 1 ? "" : "s");
     /* LIVE once every cluster has its first host set (DNS answers included). */
     cluster_manager_set_ready_cb(srv, on_clusters_ready);
 
@@ -257,6 +272,8 @@ out:
     alog_shutdown();
     stats_fini();
     snap_unref(snap);
+    pthread_mutex_destroy(&srv->start_lock);
+    pthread_cond_destroy(&srv->start_cond);
     if (rc < 0) {
         log_critical(LC_MAIN, "exiting: %s", rm_strerror(rc));
         return 1;

@@ -6,6 +6,7 @@
 #ifndef RM_SERVER_H
 #define RM_SERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,9 @@ struct server {
     struct timespec start_mono;
     bool healthcheck_failed; /* POST /healthcheck/fail */
     bool workers_started;
+    pthread_mutex_t start_lock;     /* guards n_started (workers → main at boot) */
+    pthread_cond_t start_cond;
+    unsigned n_started;
     bool exiting;
     int exit_code;
 };
@@ -84,6 +88,9 @@ int server_run(struct server_options *opt, struct snapshot *snap);
  * connections get up to --drain-time-s (|drain_s| overrides when > 0), then the process
  * exits 0 unless |skip_exit|. Idempotent. */
 void server_drain(struct server *srv, unsigned drain_s, bool skip_exit);
+/* Called by each worker thread once it accepts (any thread). */
+void server_worker_started(struct server *srv);
+
 /* Exits at once (POST /quitquitquit). */
 void server_quit(struct server *srv);
 

@@ -5,21 +5,61 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "proxy/conn.h"
 #include "proxy/err.h"
 
+/* Reads straight into space reserved in |buf| (zero copy). libevent 2.1's evbuffer_read()
+ * costs an FIONREAD ioctl per call and caps each read at 4 KiB, which limits a proxy to a
+ * few hundred MB/s; this reads up to |max| bytes in 64 KiB reservations instead. */
+#define READ_RESERVE (64u * 1024u)
+
 static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
 {
-    int n = evbuffer_read(buf, c->fd, (int)(max > (1u << 30) ? (1u << 30) : max));
-    if (n > 0)
-        return n;
-    if (n == 0)
-        return -RM_ECLOSED;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-        return 0;
-    c->err = errno;
-    return -RM_EIO;
+    long total = 0;
+    while ((size_t)total < max) {
+        size_t want = max - (size_t)total;
+        if (want > READ_RESERVE)
+            want = READ_RESERVE;
+        struct evbuffer_iovec v[2];
+        int nv = evbuffer_reserve_space(buf, (ev_ssize_t)want, v, 2);
+        if (nv <= 0)
+            return total ? total : -RM_ENOMEM;
+        struct iovec iov[2];
+        size_t cap = 0;
+        for (int i = 0; i < nv; i++) {
+            if (v[i].iov_len > want - cap)
+                v[i].iov_len = want - cap;
+            iov[i].iov_base = v[i].iov_base;
+            iov[i].iov_len = v[i].iov_len;
+            cap += v[i].iov_len;
+        }
+        ssize_t n = readv(c->fd, iov, nv);
+        if (n <= 0) {
+            evbuffer_commit_space(buf, v, 0);
+            if (total > 0)
+                return total; /* report EOF/errors on the next call */
+            if (n == 0)
+                return -RM_ECLOSED;
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return 0;
+            c->err = errno;
+            return -RM_EIO;
+        }
+        size_t left = (size_t)n;
+        int used = 0;
+        for (int i = 0; i < nv && left > 0; i++, used++) {
+            if (v[i].iov_len > left)
+                v[i].iov_len = left;
+            left -= v[i].iov_len;
+        }
+        evbuffer_commit_space(buf, v, used);
+        total += n;
+        if ((size_t)n < cap)
+            break; /* the socket is drained for now */
+    }
+    return total;
 }
 
 static long plain_write(struct conn *c, struct evbuffer *buf)

@@ -242,8 +242,10 @@ static void *worker_main(void *arg)
     /* The snapshot and host sets were posted before the thread started: apply them before
      * the first accept so no connection ever sees a worker without config. */
     on_mbox(w->mbox_fd, EV_READ, w);
-    if (listener_start(w) < 0)
+    /* A drain that arrived before this thread ran means: never start accepting. */
+    if (!w->draining && listener_start(w) < 0)
         log_error(LC_MAIN, "worker %u: cannot start listeners", w->id);
+    server_worker_started(w->srv);
     log_debug(LC_MAIN, "worker %u started", w->id);
     event_base_dispatch(w->base);
     /* Free what the last loop iteration deferred. */

@@ -31,6 +31,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def refuses(port):
+    """True when nothing listens on 127.0.0.1:port. A connect to a free port in the
+    ephemeral range can "succeed" by connecting to itself (TCP simultaneous open), so a
+    self-connection counts as refused."""
+    s = socket.socket()
+    s.settimeout(1)
+    try:
+        s.connect(("127.0.0.1", port))
+        return s.getsockname() == s.getpeername()
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -6,7 +6,8 @@ import socket
 import subprocess
 import time
 
-from conftest import REMORA_BIN, ROOT, bootstrap, free_port, http, static_cluster, tcp_listener, wait_for
+from conftest import (REMORA_BIN, ROOT, bootstrap, free_port, http, refuses, static_cluster,
+                      tcp_listener, wait_for)
 
 
 def cfg(port, up_port):
@@ -29,13 +30,7 @@ def test_sigterm_drains_in_flight_connection(remora, echo_server):
     st, body, _ = r.get("/ready")
     assert body == "DRAINING\n"
     # New connections are refused once the listeners are closed.
-    def refused():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return False
-        except ConnectionRefusedError:
-            return True
-    wait_for(refused, what="listener closed")
+    wait_for(lambda: refuses(port), what="listener closed")
     # The in-flight connection still works.
     s.sendall(b"during")
     assert s.recv(6) == b"during"
@@ -70,11 +65,7 @@ def test_drain_listeners_graceful_skip_exit(remora, echo_server):
     assert r.get("/ready")[0] == 503
     time.sleep(1.5)
     assert r.proc.poll() is None  # skip_exit keeps the process up
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        assert False, "listener still accepting"
-    except ConnectionRefusedError:
-        pass
+    assert refuses(port), "listener still accepting"
 
 
 def test_ready_waits_for_dns_clusters(remora, echo_server):
