@@ -37,7 +37,7 @@ endif
 CFLAGS ?=
 CFLAGS += $(BASE_CFLAGS) $(MODE_CFLAGS)
 LDFLAGS += $(MODE_LDFLAGS) -pthread
-LIBS := -levent_core -levent_pthreads -lyaml -lcares -lm
+LIBS := -levent_core -levent_pthreads -lyaml -lcares -lpcre2-8 -lm
 
 # Everything but main.c goes into one static library shared by the binary, the unit tests,
 # the fuzzers and the bench tools.

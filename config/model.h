@@ -94,6 +94,14 @@ struct cfg_circuit_breakers {
     uint32_t max_retries;          /* default 3 */
 };
 
+/* Upstream HTTP protocol options of a cluster (typed_extension_protocol_options
+ * envoy.extensions.upstreams.http.v3.HttpProtocolOptions; HTTP/1.1 upstreams for now). */
+struct cfg_upstream_http {
+    uint64_t idle_timeout_ms;             /* common_http_protocol_options.idle_timeout; 1h */
+    uint32_t max_requests_per_connection; /* 0 = unlimited */
+    uint64_t max_connection_duration_ms;  /* 0 = unlimited */
+};
+
 struct cfg_cluster {
     const char *name;
     const char *alt_stat_name;                  /* "" = use name */
@@ -108,6 +116,7 @@ struct cfg_cluster {
     struct cfg_locality_endpoints *localities;  /* load_assignment.endpoints[] */
     size_t n_localities;
     struct cfg_circuit_breakers cb;
+    struct cfg_upstream_http upstream_http;
     const struct vt_node *src; /* the cluster's node, for errors and config_dump */
 };
 

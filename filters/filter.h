@@ -43,6 +43,25 @@ struct net_filter_def {
                       const void *config, void *rt);
 };
 
+/* HTTP filters (inside envoy.filters.network.http_connection_manager). The config parser
+ * runs on the main thread like a network filter's. |ops| holds the per-stream hooks; the
+ * router is the terminal filter and is driven by the connection manager directly. */
+struct http_filter_ops;
+
+struct http_filter_def {
+    const char *name;     /* "envoy.filters.http.router" */
+    const char *type_url; /* "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" */
+    bool terminal;
+    int (*config_new)(struct cfg_ctx *ctx, const struct vt_node *cfg, const char *path,
+                      const void **out);
+    const struct http_filter_ops *ops; /* NULL for the router */
+};
+
+/* Same lookup rules as filter_find_network(). */
+const struct http_filter_def *filter_find_http(const char *type_url, const char *name);
+/* Known Envoy HTTP filters that Remora does not implement yet. */
+bool filter_is_known_unsupported_http(const char *type_url, const char *name);
+
 /* Finds a network filter by typed_config type URL first, then by name (Envoy's order).
  * Either argument may be NULL. Returns NULL when unknown. */
 const struct net_filter_def *filter_find_network(const char *type_url, const char *name);

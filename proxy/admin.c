@@ -37,6 +37,7 @@ struct admin {
     struct event *ev;
     char addr[80];
     struct list_head conns; /* open admin connections, freed at admin_stop() */
+    struct event *backoff;  /* re-arms ev after accept ran out of fds */
 };
 
 struct admin_conn {
@@ -646,8 +647,15 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     (void)what;
     for (int i = 0; i < 16; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
+        if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of fds: stop polling the socket for a moment instead of spinning. */
+                event_del(a->ev);
+                struct timeval tv = {0, 200 * 1000};
+                evtimer_add(a->backoff, &tv);
+            }
             return;
+        }
         struct admin_conn *ac = calloc(1, sizeof(*ac));
         if (!ac) {
             close(cfd);
@@ -683,6 +691,14 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin *a = arg;
+    (void)fd;
+    (void)what;
+    event_add(a->ev, NULL);
+}
+
 int admin_start(struct server *srv, struct admin **out)
 {
     const struct cfg_admin *cfg = &srv->snap->bs->admin;
@@ -712,7 +728,12 @@ int admin_start(struct server *srv, struct admin **out)
     conn_addr_str(&ss, a->addr, sizeof(a->addr));
     a->fd = fd;
     a->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, on_accept, a);
-    if (!a->ev) {
+    a->backoff = evtimer_new(srv->base, on_backoff, a);
+    if (!a->ev || !a->backoff) {
+        if (a->ev)
+            event_free(a->ev);
+        if (a->backoff)
+            event_free(a->backoff);
         close(fd);
         free(a);
         return -RM_ENOMEM;
@@ -730,6 +751,7 @@ void admin_stop(struct admin *a)
     while (!list_empty(&a->conns))
         ac_free(list_entry(a->conns.next, struct admin_conn, node));
     event_free(a->ev);
+    event_free(a->backoff);
     close(a->fd);
     free(a);
 }

@@ -310,8 +310,17 @@ static void on_job_answer(void *arg, int status, const struct sockaddr *sa, sock
         job_resolve(job);
         return;
     }
-    if (status < 0)
+    if (status < 0) {
+        /* Envoy keeps the last answer of an endpoint whose resolution failed. */
         cl->dns_failed = true;
+        for (size_t i = 0; cl->hs && i < cl->hs->n; i++) {
+            const struct host *h = cl->hs->hosts[i];
+            if (h->hostname && strcmp(h->hostname, job->ep->host) == 0 &&
+                ntohs(((const struct sockaddr_in *)&h->addr)->sin_port) == job->ep->port)
+                cluster_dns_add(cl, (const struct sockaddr *)&h->addr, h->addr_len, 0, h->hostname,
+                                job->ep->port, h->weight, h->priority);
+        }
+    }
     free(job);
     if (--cl->dns_pending == 0)
         cluster_dns_done(cl, cl->dns_failed && cl->dns_n == 0);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/err.h"
@@ -22,6 +23,11 @@
 /* Bytes read per readiness event at most: big enough for line-rate copies, small enough
  * that one busy connection does not starve the others on the loop. */
 #define READ_CHUNK (256u * 1024u)
+/* After our FIN on a closing conn, how long to wait for the peer's FIN (Envoy's
+ * delayed_close_timeout default). */
+#define CONN_LINGER_MS 1000u
+/* How long a closing conn may take to flush its output to a peer that does not read. */
+#define CONN_FLUSH_MAX_MS 30000u
 
 static uint64_t next_conn_id;
 
@@ -148,7 +154,16 @@ static void fail_later(struct conn *c, int err)
     event_active(&c->wev, EV_WRITE, 0);
 }
 
-static void after_write(struct conn *c)
+static void arm_timer_ms(struct conn *c, uint64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(&c->timer, &tv);
+}
+
+/* Returns false when |c| was closed (the caller must not touch it further). Owner callbacks
+ * run only when |from_loop|; from conn_flush() (inside the owner's own call stack) a due
+ * callback is deferred through the write event instead. */
+static bool after_write(struct conn *c, bool from_loop)
 {
     size_t left = evbuffer_get_length(c->out);
     if (left == 0) {
@@ -158,14 +173,36 @@ static void after_write(struct conn *c)
             c->flags &= ~CONN_F_SHUT_PENDING;
             c->tp->shutdown_write(c);
         }
+        if (c->flags & CONN_F_CLOSE_FLUSH) {
+            /* Everything is out and the FIN sent. Linger: keep reading (and discarding)
+             * until the peer's FIN or a short timer, so a close() with unread input does
+             * not turn into a RST that destroys the tail we just sent (HAProxy's lingering
+             * close; Envoy's delayed_close_timeout). */
+            if (!(c->flags & CONN_F_LINGER)) {
+                c->flags |= CONN_F_LINGER;
+                if (c->flags & CONN_F_READ_EOF) {
+                    conn_close(c, false);
+                    return false;
+                }
+                arm_timer_ms(c, CONN_LINGER_MS);
+                c->flags &= ~CONN_F_READ_PAUSED;
+                event_add(&c->rev, NULL);
+            }
+            return true;
+        }
     } else {
         event_add(&c->wev, NULL);
     }
     if ((c->flags & CONN_F_ABOVE_HIGH) && left <= c->limit / 2) {
+        if (!from_loop) {
+            event_active(&c->wev, EV_WRITE, 0);
+            return true;
+        }
         c->flags &= ~CONN_F_ABOVE_HIGH;
         if (c->cbs && c->cbs->on_write_low)
             c->cbs->on_write_low(c);
     }
+    return true;
 }
 
 void conn_flush(struct conn *c)
@@ -183,7 +220,7 @@ void conn_flush(struct conn *c)
     }
     if (evbuffer_get_length(c->out) > c->limit)
         c->flags |= CONN_F_ABOVE_HIGH;
-    after_write(c);
+    (void)after_write(c, false);
 }
 
 void conn_shutdown_write(struct conn *c)
@@ -218,13 +255,18 @@ void conn_close_after_flush(struct conn *c)
 {
     if (c->flags & CONN_F_CLOSING)
         return;
-    if (evbuffer_get_length(c->out) == 0 || (c->flags & CONN_F_CONNECTING)) {
-        conn_close(c, false);
+    c->cbs = NULL; /* the owner is gone; nothing to report */
+    if ((c->flags & (CONN_F_CONNECTING | CONN_F_ERR_PENDING)) ||
+        ((c->flags & CONN_F_WRITE_SHUT) && (c->flags & CONN_F_READ_EOF) &&
+         evbuffer_get_length(c->out) == 0)) {
+        conn_close(c, false); /* nothing to flush, nothing to wait for */
         return;
     }
     c->flags |= CONN_F_CLOSE_FLUSH | CONN_F_SHUT_PENDING;
+    evbuffer_drain(c->in, evbuffer_get_length(c->in));
     conn_read_disable(c);
-    c->cbs = NULL; /* the owner is gone; nothing to report */
+    /* Bound the whole flush: a peer that never reads must not pin the conn forever. */
+    arm_timer_ms(c, CONN_FLUSH_MAX_MS);
     conn_flush(c);
 }
 
@@ -233,7 +275,7 @@ void conn_free(struct conn *c)
     if (c->listener_stats) {
         stats_dec(c->listener_stats, LISTENER_downstream_cx_active);
         stats_inc(c->listener_stats, LISTENER_downstream_cx_destroy);
-        c->w->n_conns--;
+        __atomic_sub_fetch(&c->w->n_conns, 1, __ATOMIC_RELAXED);
     }
     list_del(&c->node);
     evbuffer_free(c->in);
@@ -252,6 +294,16 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)fd;
     (void)what;
+    if (c->flags & CONN_F_CLOSE_FLUSH) {
+        /* Lingering after our FIN: discard input until the peer's FIN. */
+        long n = c->tp->read(c, c->in, 64 * 1024);
+        evbuffer_drain(c->in, evbuffer_get_length(c->in));
+        if (n < 0) {
+            c->flags |= CONN_F_READ_EOF;
+            conn_close(c, false);
+        }
+        return;
+    }
     size_t have = evbuffer_get_length(c->in);
     size_t room = have < c->limit ? c->limit - have : 0;
     if (room == 0) {
@@ -317,7 +369,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     long n = evbuffer_get_length(c->out) ? c->tp->write(c, c->out) : 0;
     if (n < 0) {
         event_del(&c->wev);
-        if (c->flags & CONN_F_CLOSE_FLUSH && !c->cbs) {
+        if (c->flags & CONN_F_CLOSE_FLUSH) {
             conn_close(c, false);
             return;
         }
@@ -326,9 +378,12 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     }
     if (n > 0)
         count_tx(c, n);
-    after_write(c);
-    if ((c->flags & CONN_F_CLOSE_FLUSH) && !c->cbs && evbuffer_get_length(c->out) == 0)
-        conn_close(c, false);
+    if (!after_write(c, true))
+        return;
+    /* From the loop (never inside the owner's own calls) tell it the output drained, so a
+     * session waiting on both FINs can finish. */
+    if (c->cbs && evbuffer_get_length(c->out) == 0 && !(c->flags & CONN_F_SHUT_PENDING))
+        emit(c, CONN_EV_DRAINED);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -336,6 +391,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)fd;
     (void)what;
+    if (c->flags & CONN_F_CLOSE_FLUSH) {
+        conn_close(c, false); /* flush cap or linger time reached */
+        return;
+    }
     if (c->flags & CONN_F_CONNECTING) {
         c->flags &= ~CONN_F_CONNECTING;
         event_del(&c->wev);

@@ -26,6 +26,7 @@ enum conn_event {
     CONN_EV_EOF,       /* the peer half-closed (read side finished); writes may continue */
     CONN_EV_ERROR,     /* reset or socket error: the conn is unusable (c->err holds errno) */
     CONN_EV_TIMEOUT,   /* the connect timeout expired */
+    CONN_EV_DRAINED,   /* c->out became empty from the loop (and a pending FIN went out) */
 };
 
 struct conn_cbs {
@@ -34,16 +35,19 @@ struct conn_cbs {
     void (*on_event)(struct conn *c, enum conn_event ev);
 };
 
-#define CONN_F_CONNECTING 0x0001u   /* outbound connect in progress */
-#define CONN_F_READ_PAUSED 0x0002u  /* reading disabled by flow control */
-#define CONN_F_READ_EOF 0x0004u     /* peer sent FIN */
-#define CONN_F_SHUT_PENDING 0x0008u /* shutdown_write once c->out drains */
-#define CONN_F_WRITE_SHUT 0x0010u   /* FIN sent */
-#define CONN_F_CLOSING 0x0020u      /* closed; waiting on the deferred-free list */
-#define CONN_F_ABOVE_HIGH 0x0040u   /* c->out crossed the high watermark */
-#define CONN_F_CLOSE_FLUSH 0x0080u  /* close once c->out drains */
-#define CONN_F_UPSTREAM 0x0100u     /* we initiated it */
-#define CONN_F_ERR_PENDING 0x0200u  /* a write failed; CONN_EV_ERROR comes from the loop */
+#define CONN_F_CONNECTING 0x0001u     /* outbound connect in progress */
+#define CONN_F_READ_PAUSED 0x0002u    /* reading disabled by flow control */
+#define CONN_F_READ_EOF 0x0004u       /* peer sent FIN */
+#define CONN_F_SHUT_PENDING 0x0008u   /* shutdown_write once c->out drains */
+#define CONN_F_WRITE_SHUT 0x0010u     /* FIN sent */
+#define CONN_F_CLOSING 0x0020u        /* closed; waiting on the deferred-free list */
+#define CONN_F_ABOVE_HIGH 0x0040u     /* c->out crossed the high watermark */
+#define CONN_F_CLOSE_FLUSH 0x0080u    /* close once c->out drains */
+#define CONN_F_UPSTREAM 0x0100u       /* we initiated it */
+#define CONN_F_ERR_PENDING 0x0200u    /* a write failed; CONN_EV_ERROR comes from the loop */
+#define CONN_F_RD_EOF_PENDING 0x0400u /* transport saw EOF after returning data */
+#define CONN_F_RD_ERR_PENDING 0x0800u /* transport saw an error after returning data */
+#define CONN_F_LINGER 0x1000u         /* FIN sent on close: discarding input until EOF/timer */
 
 struct conn {
     int fd;

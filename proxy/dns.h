@@ -18,8 +18,9 @@ typedef void (*dns_cb)(void *arg, int status, const struct sockaddr *sa, socklen
 
 int dns_new(struct event_base *base, struct dns **out);
 void dns_free(struct dns *d);
-/* Resolves |name| for |family| (AF_INET, AF_INET6 or AF_UNSPEC). The callback never runs
- * synchronously inside this call. Returns 0 or -RM_ENOMEM. */
+/* Resolves |name| for |family| (AF_INET, AF_INET6 or AF_UNSPEC). The callback MAY run
+ * synchronously inside this call (c-ares answers numeric names and /etc/hosts entries at
+ * once); callers must be ready for that. Returns 0 or -RM_ENOMEM. */
 int dns_resolve(struct dns *d, const char *name, int family, dns_cb cb, void *arg);
 
 #endif

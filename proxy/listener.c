@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +23,8 @@
 
 /* Connections accepted per readiness event before yielding to other events. */
 #define ACCEPT_BATCH 64
+/* Pause after accept() failed for lack of fds or memory. */
+#define ACCEPT_BACKOFF_MS 200
 
 static int bind_one(const struct cfg_listener *l, const struct sockaddr *sa, socklen_t len,
                     int *out)
@@ -150,10 +153,23 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                errno == ECONNABORTED || errno == EPROTO)
                 return;
-            /* EMFILE/ENFILE/ENOBUFS: log and wait for the next readiness. */
-            log_warn(LC_CONNECTION, "listener '%s': accept: %s", l->name, strerror(errno));
+            /* EMFILE/ENFILE/ENOBUFS/ENOMEM: the listen socket stays readable, so a
+             * level-triggered event would spin. Stop accepting for a moment (nginx does the
+             * same) and warn at most once a second. */
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            uint64_t ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+            if (ms - li->last_warn_ms >= 1000) {
+                li->last_warn_ms = ms;
+                log_warn(LC_CONNECTION, "listener '%s': accept: %s; pausing accepts for %d ms",
+                         l->name, strerror(errno), ACCEPT_BACKOFF_MS);
+            }
+            event_del(&li->ev);
+            struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
+            evtimer_add(&li->backoff, &tv);
             return;
         }
         struct conn *c;
@@ -164,7 +180,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         stats_inc(li->ls->stats, LISTENER_downstream_cx_total);
         stats_inc(li->ls->stats, LISTENER_downstream_cx_active);
         c->listener_stats = li->ls->stats;
-        w->n_conns++;
+        __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
         void *rt;
         const struct cfg_filter_chain *fc = pick_chain(li->ls, &rt);
         if (!fc || fc->n_filters == 0) { /* refused at load; kept as a guard */
@@ -182,6 +198,14 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    struct listener *li = arg;
+    (void)fd;
+    (void)what;
+    event_add(&li->ev, NULL);
+}
+
 int listener_start(struct worker *w)
 {
     struct server *srv = w->srv;
@@ -197,6 +221,7 @@ int listener_start(struct worker *w)
         li->ls = &srv->lsets[i];
         li->fd = li->ls->fds[w->id];
         event_assign(&li->ev, w->base, li->fd, EV_READ | EV_PERSIST, on_accept, li);
+        evtimer_assign(&li->backoff, w->base, on_backoff, li);
         event_add(&li->ev, NULL);
         w->listeners[i] = li;
     }
@@ -210,6 +235,7 @@ void listener_stop(struct worker *w)
         if (!li)
             continue;
         event_del(&li->ev);
+        evtimer_del(&li->backoff);
         /* The fd itself belongs to the listen_set; closing it here stops the kernel from
          * queueing new connections to this worker's socket. */
         if (li->ls->fds[w->id] >= 0) {

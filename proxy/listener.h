@@ -18,6 +18,8 @@ struct listener {
     struct listen_set *ls;
     int fd;
     struct event ev;
+    struct event backoff;  /* re-arms ev after accept ran out of fds or memory */
+    uint64_t last_warn_ms; /* rate limit for the out-of-resources warning */
 };
 
 /* Main thread, before workers start: binds every listener of srv->snap for every worker.

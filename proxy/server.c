@@ -234,6 +234,7 @@ int server_run(struct server_options *opt, struct snapshot *snap)
     for (unsigned i = 0; i < srv->n_workers; i++) {
         if ((rc = worker_start(&srv->workers[i])) < 0)
             goto out;
+        srv->n_running = i + 1;
     }
     srv->workers_started = true;
     /* /ready must not say LIVE before every worker accepts on its sockets. */
@@ -249,12 +250,11 @@ int server_run(struct server_options *opt, struct snapshot *snap)
     rc = srv->exit_code;
 
 out:
-    if (srv->workers_started) {
-        for (unsigned i = 0; i < srv->n_workers; i++)
-            mbox_post(&srv->workers[i], MSG_STOP, NULL, 0);
-        for (unsigned i = 0; i < srv->n_workers; i++)
-            worker_join(&srv->workers[i]);
-    }
+    /* Stop and join exactly the threads that run (all, or those before a failed start). */
+    for (unsigned i = 0; i < srv->n_running; i++)
+        mbox_post(&srv->workers[i], MSG_STOP, NULL, 0);
+    for (unsigned i = 0; i < srv->n_running; i++)
+        worker_join(&srv->workers[i]);
     admin_stop(srv->admin);
     for (unsigned i = 0; srv->workers && i < srv->n_workers; i++)
         worker_fini(&srv->workers[i]);

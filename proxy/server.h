@@ -74,7 +74,8 @@ struct server {
     struct timespec start_mono;
     bool healthcheck_failed; /* POST /healthcheck/fail */
     bool workers_started;
-    pthread_mutex_t start_lock;     /* guards n_started (workers → main at boot) */
+    unsigned n_running;         /* worker threads started (to stop and join) */
+    pthread_mutex_t start_lock; /* guards n_started (workers → main at boot) */
     pthread_cond_t start_cond;
     unsigned n_started;
     bool exiting;

@@ -2,7 +2,8 @@
 /* proxy/stats.c — see stats.h. The registry is touched only by the main thread. */
 #include "proxy/stats.h"
 
-#include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,19 +153,58 @@ static int cmp_rows(const void *a, const void *b)
 
 /* Collects the rows that pass |filter| (matched against the full Envoy name, as Envoy does
  * even for Prometheus output). Returns the number of rows, or -1 (message in |out|). */
+/* The ?filter= regex comes from whoever reaches the admin port: PCRE2 with match and depth
+ * limits, so no pattern can blow the stack or spin (glibc's regexec can do both). */
+struct stat_filter {
+    pcre2_code *code;
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
+};
+
+static void filter_free(struct stat_filter *f)
+{
+    pcre2_match_data_free(f->md);
+    pcre2_match_context_free(f->mc);
+    pcre2_code_free(f->code);
+}
+
+static int filter_compile(struct stat_filter *f, const char *re, struct strbuf *out)
+{
+    int err;
+    PCRE2_SIZE off;
+    memset(f, 0, sizeof(*f));
+    f->code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
+    if (!f->code) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof(msg));
+        sb_printf(out, "Invalid regex: \"%s\": %s at offset %zu\n", re, (const char *)msg,
+                  (size_t)off);
+        return -1;
+    }
+    f->md = pcre2_match_data_create_from_pattern(f->code, NULL);
+    f->mc = pcre2_match_context_create(NULL);
+    if (!f->md || !f->mc) {
+        filter_free(f);
+        sb_puts(out, "out of memory\n");
+        return -1;
+    }
+    pcre2_set_match_limit(f->mc, 100000);
+    pcre2_set_depth_limit(f->mc, 1000);
+    return 0;
+}
+
+static bool filter_match(struct stat_filter *f, const char *s)
+{
+    /* Partial match, as Envoy's std::regex_search; a limit hit counts as no match. */
+    return pcre2_match(f->code, (PCRE2_SPTR)s, strlen(s), 0, 0, f->md, f->mc) >= 0;
+}
+
 static long collect(struct stat_row **rows_out, const char *filter, bool used_only, bool prom,
                     struct strbuf *out)
 {
-    regex_t re;
-    if (filter && *filter) {
-        int rc = regcomp(&re, filter, REG_EXTENDED | REG_NOSUB);
-        if (rc) {
-            char msg[256];
-            regerror(rc, &re, msg, sizeof(msg));
-            sb_printf(out, "Invalid regex: \"%s\": %s\n", filter, msg);
-            return -1;
-        }
-    }
+    struct stat_filter re;
+    if (filter && *filter && filter_compile(&re, filter, out) < 0)
+        return -1;
     size_t cap = 64, n = 0;
     struct stat_row *rows = malloc(cap * sizeof(*rows));
     if (!rows)
@@ -173,7 +213,7 @@ static long collect(struct stat_row **rows_out, const char *filter, bool used_on
         for (unsigned id = 0; id < b->n; id++) {
             char name[512];
             stats_full_name(b, id, name, sizeof(name));
-            if (filter && *filter && regexec(&re, name, 0, NULL, 0) != 0)
+            if (filter && *filter && !filter_match(&re, name))
                 continue;
             int64_t v = stats_value(b, id);
             if (used_only && v == 0)
@@ -202,13 +242,13 @@ static long collect(struct stat_row **rows_out, const char *filter, bool used_on
         }
     }
     if (filter && *filter)
-        regfree(&re);
+        filter_free(&re);
     qsort(rows, n, sizeof(*rows), cmp_rows);
     *rows_out = rows;
     return (long)n;
 oom:
     if (filter && *filter)
-        regfree(&re);
+        filter_free(&re);
     for (size_t i = 0; i < n; i++)
         free(rows[i].name);
     free(rows);

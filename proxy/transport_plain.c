@@ -3,6 +3,7 @@
 #include "proxy/transport.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <event2/buffer.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -18,6 +19,16 @@
 static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
 {
     long total = 0;
+    /* An end or error seen after data was returned is reported on the next call: the
+     * kernel reports ECONNRESET only once. */
+    if (c->flags & CONN_F_RD_ERR_PENDING) {
+        c->flags &= ~CONN_F_RD_ERR_PENDING;
+        return -RM_EIO;
+    }
+    if (c->flags & CONN_F_RD_EOF_PENDING) {
+        c->flags &= ~CONN_F_RD_EOF_PENDING;
+        return -RM_ECLOSED;
+    }
     while ((size_t)total < max) {
         size_t want = max - (size_t)total;
         if (want > READ_RESERVE)
@@ -38,14 +49,19 @@ static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
         ssize_t n = readv(c->fd, iov, nv);
         if (n <= 0) {
             evbuffer_commit_space(buf, v, 0);
-            if (total > 0)
-                return total; /* report EOF/errors on the next call */
+            bool again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+            if (n < 0 && !again)
+                c->err = errno;
+            if (total > 0) {
+                if (n == 0)
+                    c->flags |= CONN_F_RD_EOF_PENDING;
+                else if (!again)
+                    c->flags |= CONN_F_RD_ERR_PENDING;
+                return total;
+            }
             if (n == 0)
                 return -RM_ECLOSED;
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return 0;
-            c->err = errno;
-            return -RM_EIO;
+            return again ? 0 : -RM_EIO;
         }
         size_t left = (size_t)n;
         int used = 0;

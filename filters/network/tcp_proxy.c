@@ -208,14 +208,14 @@ static void down_write_low(struct conn *c)
 static void down_event(struct conn *c, enum conn_event ev)
 {
     struct tcp_session *s = c->ctx;
+    if (ev == CONN_EV_DRAINED) {
+        maybe_finish(s);
+        return;
+    }
     if (ev == CONN_EV_EOF) {
         s->down_eof = true;
-        if (!s->up_connected) {
-            /* The client gave up before we reached the upstream. */
-            s->response_flags |= RF_DOWNSTREAM_CONNECTION_TERMINATION;
-            session_end(s, "downstream closed before upstream connected");
-            return;
-        }
+        if (!s->up_connected)
+            return; /* buffered bytes and the FIN go upstream once it is connected */
         conn_shutdown_write(s->up); /* half-close: FIN after pending bytes */
         maybe_finish(s);
         return;
@@ -307,6 +307,9 @@ static void up_event(struct conn *c, enum conn_event ev)
         s->response_flags |= RF_UPSTREAM_CONNECTION_TERMINATION;
         session_end(s, "upstream reset");
         return;
+    case CONN_EV_DRAINED:
+        maybe_finish(s);
+        return;
     case CONN_EV_EOF:
         s->up_eof = true;
         stats_inc(cstats(s), CLUSTER_upstream_cx_destroy_remote);
@@ -396,7 +399,9 @@ static void tcp_on_accept(struct worker *w, struct conn *c, const struct cfg_lis
     c->st_rx = TCP_downstream_cx_rx_bytes_total;
     c->st_tx = TCP_downstream_cx_tx_bytes_total;
     conn_set_cbs(c, &down_cbs, s);
-    /* Notice a client that goes away while we connect; data waits in the socket. */
+    /* Read while connecting (up to the buffer limit) so a client that resets is noticed at
+     * once; what it sends waits in down->in until the upstream is connected. */
+    conn_read_enable(c);
     s->cluster_name = pick_cluster(w, cfg);
     s->wc = worker_find_cluster(w, s->cluster_name);
     if (!s->wc) {

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Envoy's admin endpoints and formats, read the way operators and scrapers read them."""
 import json
+import urllib.parse
 import re
 import socket
 import subprocess
@@ -165,3 +166,11 @@ def test_curl_through_the_proxy_to_admin(remora):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("HTTP/1.1 200")
     assert out.stdout.endswith("LIVE\n")
+
+
+def test_hostile_stats_filter_does_not_crash(remora, echo_server):
+    r = remora(cfg(free_port(), echo_server.server_address[1]))
+    for pat in ("(|)(\\1\\1)*", "(a*)*$", "((((((((((x))))))))))" * 50, "[", "\\"):
+        st, body, _ = r.get("/stats?filter=" + urllib.parse.quote(pat))
+        assert st in (200, 400), (pat, st)
+    assert r.get("/ready")[0] == 200

@@ -326,3 +326,165 @@ def test_upstream_reset_closes_downstream(remora):
         pass
     s.close()
     up.close()
+
+
+# ---- regressions found in review -------------------------------------------------------------
+
+def _rst(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sock.close()
+
+
+def test_upstream_reset_with_queued_bytes_frees_the_connection(remora):
+    """The upstream writes a lot and resets while the client is not reading: the proxy
+    flushes what it can, closes, and the listener's active count returns to 0."""
+    up = socket.socket()
+    up.bind(("127.0.0.1", 0))
+    up.listen(8)
+    port = free_port()
+    r = remora(tcp_cfg("{admin_port}", port, [up.getsockname()[1]]), args=["--concurrency", "1"])
+    s = connect(port)
+    c, _ = up.accept()
+    c.setblocking(False)
+    try:
+        c.send(b"y" * (4 << 20))
+    except BlockingIOError:
+        pass
+    time.sleep(0.2)
+    _rst(c)
+    time.sleep(0.2)
+    s.settimeout(5)
+    got = 0
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            got += len(d)
+    except ConnectionResetError:
+        pass
+    s.close()
+    up.close()
+    wait_for(lambda: r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
+             timeout=10, what="downstream connection freed")
+    assert r.stat("cluster.backend.upstream_cx_active") == 0
+
+
+def test_both_fins_with_slow_reader_finish_the_session(remora):
+    """Client sends a request and half-closes; the upstream answers 24 MiB and half-closes;
+    the client reads slowly. When the last byte is delivered the session ends (no wait for
+    the idle timeout)."""
+    up = socket.socket()
+    up.bind(("127.0.0.1", 0))
+    up.listen(8)
+    port = free_port()
+    r = remora(tcp_cfg("{admin_port}", port, [up.getsockname()[1]]), args=["--concurrency", "1"])
+    s = connect(port, timeout=30)
+    s.sendall(b"GET it")
+    s.shutdown(socket.SHUT_WR)
+    c, _ = up.accept()
+    assert recv_exact(c, 6) == b"GET it"
+    total = 24 << 20
+
+    def serve():
+        c.sendall(b"z" * total)
+        c.shutdown(socket.SHUT_WR)
+        c.recv(1)
+        c.close()
+
+    t = threading.Thread(target=serve)
+    t.start()
+    got = 0
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += len(d)
+        if got < 8 << 20:
+            time.sleep(0.001)
+    t.join(timeout=30)
+    s.close()
+    up.close()
+    assert got == total
+    wait_for(lambda: r.stat("cluster.backend.upstream_cx_active") == 0 and
+             r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
+             timeout=10, what="session finished")
+
+
+def test_reset_right_after_a_full_read_is_a_reset(remora):
+    """64 KiB then RST from the upstream: the proxy must see the reset, not a clean FIN."""
+    up = socket.socket()
+    up.bind(("127.0.0.1", 0))
+    up.listen(8)
+    port = free_port()
+    r = remora(tcp_cfg("{admin_port}", port, [up.getsockname()[1]]), args=["--concurrency", "1"])
+    s = connect(port)
+    c, _ = up.accept()
+    c.sendall(b"q" * 65536)
+    _rst(c)
+    s.settimeout(5)
+    try:
+        while s.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+    s.close()
+    up.close()
+    wait_for(lambda: r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
+             timeout=10, what="session ended on reset")
+
+
+def test_client_reset_while_connecting_is_noticed(remora, blackhole):
+    port = free_port()
+    r = remora(tcp_cfg("{admin_port}", port, [blackhole], connect_timeout="10s"))
+    s = connect(port)
+    time.sleep(0.2)
+    _rst(s)
+    wait_for(lambda: r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
+             timeout=3, what="downstream reset noticed before the 10 s connect timeout")
+
+
+def test_data_and_fin_sent_before_upstream_connects_are_delivered(remora, echo_server):
+    port = free_port()
+    remora(tcp_cfg("{admin_port}", port, [echo_server.server_address[1]]))
+    s = connect(port)
+    s.sendall(b"early bird")
+    s.shutdown(socket.SHUT_WR)
+    assert recv_exact(s, 100) == b"early bird"
+    s.close()
+
+
+def test_out_of_fds_does_not_spin_and_recovers(remora, echo_server, tmp_path):
+    """With a tiny fd limit, accept fails with EMFILE: the proxy pauses accepting instead of
+    spinning, logs a bounded number of warnings, and serves again once fds are free."""
+    port = free_port()
+    r = remora(tcp_cfg("{admin_port}", port, [echo_server.server_address[1]]),
+               args=["--concurrency", "1"], start=False)
+    import subprocess as sp
+    r.logf = open(r.log_path, "ab")
+    from conftest import REMORA_BIN
+    r.proc = sp.Popen(["prlimit", "--nofile=40", REMORA_BIN, "-c", r.config_path,
+                       "--concurrency", "1"], stdout=r.logf, stderr=sp.STDOUT,
+                      stdin=sp.DEVNULL, env=r.env)
+    r.wait_ready()
+    clients = []
+    for _ in range(40):
+        try:
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+        except OSError:
+            break
+    time.sleep(1.0)
+    with open(f"/proc/{r.proc.pid}/stat") as f:
+        fields = f.read().split(")")[1].split()
+    cpu_ticks = int(fields[11]) + int(fields[12])
+    time.sleep(1.0)
+    with open(f"/proc/{r.proc.pid}/stat") as f:
+        fields = f.read().split(")")[1].split()
+    assert int(fields[11]) + int(fields[12]) - cpu_ticks < 30, "proxy spins on EMFILE"
+    for c in clients:
+        c.close()
+    time.sleep(0.5)
+    with connect(port) as s:
+        s.sendall(b"back")
+        assert recv_exact(s, 4) == b"back"
+    assert r.log().count("pausing accepts") < 10

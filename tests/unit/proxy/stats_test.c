@@ -87,9 +87,10 @@ static void text_json_prometheus(void **state)
     assert_string_equal(sb.data, "cluster.x.upstream_cx_total: 3\n");
     sb_reset(&sb);
     assert_int_equal(stats_render_json(&sb, "cx_total$", true), 0);
-    assert_string_equal(sb.data, "{\"stats\":[{\"name\":\"cluster.x.upstream_cx_total\",\"value\":3},"
-                                 "{\"name\":\"listener.127.0.0.1_80.downstream_cx_total\","
-                                 "\"value\":1}]}\n");
+    assert_string_equal(sb.data,
+                        "{\"stats\":[{\"name\":\"cluster.x.upstream_cx_total\",\"value\":3},"
+                        "{\"name\":\"listener.127.0.0.1_80.downstream_cx_total\","
+                        "\"value\":1}]}\n");
     sb_reset(&sb);
     assert_int_equal(stats_render_prometheus(&sb, "downstream_cx_total", false), 0);
     assert_string_equal(sb.data, "# TYPE envoy_listener_downstream_cx_total counter\n"
