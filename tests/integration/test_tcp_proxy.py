@@ -335,103 +335,108 @@ def _rst(sock):
     sock.close()
 
 
-def test_upstream_reset_with_queued_bytes_frees_the_connection(remora):
-    """The upstream writes a lot and resets while the client is not reading: the proxy
-    flushes what it can, closes, and the listener's active count returns to 0."""
+def _paused(proc):
+    """Context: the proxy is stopped (SIGSTOP) inside, so the test can line up socket
+    events that the proxy then sees in one loop iteration."""
+    import contextlib
+    import signal as sg
+
+    @contextlib.contextmanager
+    def cm():
+        proc.send_signal(sg.SIGSTOP)
+        try:
+            yield
+        finally:
+            proc.send_signal(sg.SIGCONT)
+    return cm()
+
+
+def _upstream():
     up = socket.socket()
     up.bind(("127.0.0.1", 0))
     up.listen(8)
+    return up
+
+
+def test_upstream_reset_with_queued_bytes_frees_the_connection(remora):
+    """Bytes queued for the client, then the upstream resets while the client has room:
+    the proxy's close-after-flush completes at once and must still free the connection."""
+    up = _upstream()
     port = free_port()
     r = remora(tcp_cfg("{admin_port}", port, [up.getsockname()[1]]), args=["--concurrency", "1"])
     s = connect(port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c, _ = up.accept()
-    c.setblocking(False)
-    try:
-        c.send(b"y" * (4 << 20))
-    except BlockingIOError:
-        pass
-    time.sleep(0.2)
-    _rst(c)
-    time.sleep(0.2)
+    c.sendall(b"y" * (100 * 1024))
+    time.sleep(0.3)  # the proxy now holds part of it in its output buffer
+    with _paused(r.proc):
+        _rst(c)
+        s.settimeout(0.2)
+        try:
+            while s.recv(1 << 20):
+                pass
+        except (socket.timeout, ConnectionResetError):
+            pass
     s.settimeout(5)
-    got = 0
     try:
-        while True:
-            d = s.recv(1 << 20)
-            if not d:
-                break
-            got += len(d)
+        while s.recv(1 << 20):
+            pass
     except ConnectionResetError:
         pass
+    wait_for(lambda: r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
+             timeout=5, what="downstream connection freed")
     s.close()
     up.close()
-    wait_for(lambda: r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
-             timeout=10, what="downstream connection freed")
-    assert r.stat("cluster.backend.upstream_cx_active") == 0
 
 
-def test_both_fins_with_slow_reader_finish_the_session(remora):
-    """Client sends a request and half-closes; the upstream answers 24 MiB and half-closes;
-    the client reads slowly. When the last byte is delivered the session ends (no wait for
-    the idle timeout)."""
-    up = socket.socket()
-    up.bind(("127.0.0.1", 0))
-    up.listen(8)
+def test_both_fins_with_buffered_tail_finish_the_session(remora):
+    """Client request + FIN; the upstream answers 600 KiB + FIN while the client is not
+    reading yet. When the client has read the last byte the session ends by itself (the
+    client keeps its socket open: no idle timeout, no client close needed)."""
+    up = _upstream()
     port = free_port()
     r = remora(tcp_cfg("{admin_port}", port, [up.getsockname()[1]]), args=["--concurrency", "1"])
-    s = connect(port, timeout=30)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
     s.sendall(b"GET it")
     s.shutdown(socket.SHUT_WR)
     c, _ = up.accept()
     assert recv_exact(c, 6) == b"GET it"
-    total = 24 << 20
-
-    def serve():
-        c.sendall(b"z" * total)
-        c.shutdown(socket.SHUT_WR)
-        c.recv(1)
-        c.close()
-
-    t = threading.Thread(target=serve)
-    t.start()
-    got = 0
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += len(d)
-        if got < 8 << 20:
-            time.sleep(0.001)
-    t.join(timeout=30)
-    s.close()
-    up.close()
+    total = 600 * 1024
+    c.sendall(b"z" * total)
+    c.shutdown(socket.SHUT_WR)
+    time.sleep(0.5)
+    got = len(recv_exact(s, total + 1))
     assert got == total
     wait_for(lambda: r.stat("cluster.backend.upstream_cx_active") == 0 and
              r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
-             timeout=10, what="session finished")
+             timeout=5, what="session finished")
+    s.close()
+    c.close()
+    up.close()
 
 
 def test_reset_right_after_a_full_read_is_a_reset(remora):
-    """64 KiB then RST from the upstream: the proxy must see the reset, not a clean FIN."""
-    up = socket.socket()
-    up.bind(("127.0.0.1", 0))
-    up.listen(8)
+    """64 KiB then RST from the upstream, seen by the proxy in one read: it must be treated
+    as a reset (session ends, client gets EOF) — not as a FIN that leaves the session
+    half-open until the client closes."""
+    up = _upstream()
     port = free_port()
     r = remora(tcp_cfg("{admin_port}", port, [up.getsockname()[1]]), args=["--concurrency", "1"])
     s = connect(port)
     c, _ = up.accept()
-    c.sendall(b"q" * 65536)
-    _rst(c)
-    s.settimeout(5)
-    try:
-        while s.recv(65536):
-            pass
-    except ConnectionResetError:
-        pass
+    time.sleep(0.1)
+    with _paused(r.proc):
+        c.sendall(b"q" * 65536)
+        time.sleep(0.05)
+        _rst(c)
+        time.sleep(0.05)
+    assert len(recv_exact(s, 65537)) == 65536
+    wait_for(lambda: r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
+             timeout=5, what="session ended on the upstream reset")
     s.close()
     up.close()
-    wait_for(lambda: r.stat(f"listener.127.0.0.1_{port}.downstream_cx_active") == 0,
-             timeout=10, what="session ended on reset")
 
 
 def test_client_reset_while_connecting_is_noticed(remora, blackhole):
