@@ -159,8 +159,10 @@ fuzz: $(FUZZ_BINS)
 fuzz-replay: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \
 	  n=$$(basename $$f); c=tests/fuzz/corpus/$$n; mkdir -p build/fuzz/work/$$n; \
+	  d=tests/fuzz/$$n.dict; case $$n in fuzz_h1_*) d=tests/fuzz/http.dict;; esac; \
 	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 -print_final_stats=0 \
+	     $$( [ -f $$d ] && echo -dict=$$d ) \
 	     build/fuzz/work/$$n $$( [ -d $$c ] && echo $$c ) >build/fuzz/work/$$n.log 2>&1 \
 	     || { tail -50 build/fuzz/work/$$n.log; exit 1; }; \
 	done

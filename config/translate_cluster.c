@@ -398,6 +398,7 @@ int cfg_translate_cluster(struct cfg_ctx *ctx, const struct vt_node *n, const ch
     c->dns_refresh_rate_ms = 5000;
     c->least_request_choice_count = 2;
     c->cb.max_connections = 1024;
+    c->upstream_http.idle_timeout_ms = 3600000; /* Envoy: upstream idle timeout 1h */
     c->cb.max_pending_requests = 1024;
     c->cb.max_requests = 1024;
     c->cb.max_retries = 3;

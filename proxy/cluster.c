@@ -34,6 +34,7 @@ void host_unref(struct host *h)
         return;
     free((char *)h->hostname);
     stats_block_free(h->stats);
+    free(h->idle);
     free(h);
 }
 
@@ -60,6 +61,16 @@ static struct host *host_new(const struct sockaddr *sa, socklen_t len, uint32_t 
     else
         ((struct sockaddr_in6 *)&h->addr)->sin6_port = htons((uint16_t)port);
     conn_addr_str(&h->addr, h->addr_str, sizeof(h->addr_str));
+    unsigned nw = stats_n_slots > 1 ? stats_n_slots - 1 : 1;
+    h->idle = calloc(nw, sizeof(*h->idle));
+    if (!h->idle) {
+        free((char *)h->hostname);
+        stats_block_free(h->stats);
+        free(h);
+        return NULL;
+    }
+    for (unsigned i = 0; i < nw; i++)
+        list_init(&h->idle[i]);
     h->weight = weight ? weight : 1;
     h->priority = priority;
     h->refs = 1;

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "proxy/list.h"
+
 struct cfg_cluster;
 struct stats_block;
 struct server;
@@ -29,6 +31,8 @@ struct host {
     uint32_t weight;      /* load_balancing_weight (>= 1) */
     uint32_t priority;
     struct stats_block *stats; /* per-host stats (HOST_STATS), one row per thread */
+    struct list_head *idle;    /* per worker (index = worker id): idle upstream HTTP conns
+                                * (proxy/pool.c); a worker touches only its own list */
 };
 
 struct host_set {
@@ -43,7 +47,12 @@ struct host_set {
 
 struct cluster {
     const struct cfg_cluster *cfg; /* points into the bootstrap snapshot (kept alive) */
-    size_t index;                  /* position in bs->clusters: the workers' index */
+    /* Circuit breaker counts, per cluster across all workers (atomic), as Envoy's. */
+    int cb_cx;      /* open upstream connections */
+    int cb_rq;      /* active requests */
+    int cb_pending; /* requests waiting for a connection */
+    int cb_retries; /* retries in flight */
+    size_t index;   /* position in bs->clusters: the workers' index */
     struct server *srv;
     struct stats_block *stats;
     struct host_set *hs; /* current (reference held) */

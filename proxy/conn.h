@@ -33,6 +33,9 @@ struct conn_cbs {
     void (*on_read)(struct conn *c);      /* new bytes in c->in */
     void (*on_write_low)(struct conn *c); /* c->out fell below the low watermark */
     void (*on_event)(struct conn *c, enum conn_event ev);
+    /* Optional: the server started draining. Idle connections close now; busy ones finish
+     * what they do and close after (HTTP: connection: close on the next response). */
+    void (*on_drain)(struct conn *c);
 };
 
 #define CONN_F_CONNECTING 0x0001u     /* outbound connect in progress */

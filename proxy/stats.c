@@ -23,6 +23,7 @@ static const struct stat_def tcp_defs[] = {TCP_STATS(DEF_C, DEF_G)};
 static const struct stat_def cm_defs[] = {CLUSTER_MANAGER_STATS(DEF_C, DEF_G)};
 static const struct stat_def lm_defs[] = {LISTENER_MANAGER_STATS(DEF_C, DEF_G)};
 static const struct stat_def host_defs[] = {HOST_STATS(DEF_C, DEF_G)};
+static const struct stat_def http_defs[] = {HTTP_STATS(DEF_C, DEF_G)};
 #undef DEF_C
 #undef DEF_G
 
@@ -42,6 +43,7 @@ static const struct {
     [STATS_CLUSTER_MANAGER] = {cm_defs, COUNT(cm_defs), "cluster_manager", NULL},
     [STATS_LISTENER_MANAGER] = {lm_defs, COUNT(lm_defs), "listener_manager", NULL},
     [STATS_HOST] = {host_defs, COUNT(host_defs), "host", NULL},
+    [STATS_HTTP] = {http_defs, COUNT(http_defs), "http", "envoy_http_conn_manager_prefix"},
 };
 
 static struct stats_block *registry;
@@ -140,6 +142,7 @@ struct stat_row {
     unsigned id;
     char *name; /* full Envoy name (text/json) or Prometheus metric name */
     int64_t val;
+    char code_class; /* Prometheus: '1'..'5' for *_Nxx stats (envoy_response_code_class) */
 };
 
 static int cmp_rows(const void *a, const void *b)
@@ -218,12 +221,21 @@ static long collect(struct stat_row **rows_out, const char *filter, bool used_on
             int64_t v = stats_value(b, id);
             if (used_only && v == 0)
                 continue;
+            char code_class = 0;
             if (prom) {
                 const char *p = kinds[b->kind].prefix;
                 snprintf(name, sizeof(name), "envoy_%s_%s", p, b->defs[id].name);
                 for (char *c = name; *c; c++)
                     if (*c == '.' || *c == '-')
                         *c = '_';
+                /* Envoy's default tag extraction: upstream_rq_2xx →
+                 * upstream_rq_xx{envoy_response_code_class="2"}. */
+                size_t nl = strlen(name);
+                if (nl > 4 && name[nl - 4] == '_' && name[nl - 3] >= '1' && name[nl - 3] <= '5' &&
+                    name[nl - 2] == 'x' && name[nl - 1] == 'x') {
+                    code_class = name[nl - 3];
+                    memmove(name + nl - 3, name + nl - 2, 3);
+                }
             }
             if (n == cap) {
                 cap *= 2;
@@ -235,6 +247,7 @@ static long collect(struct stat_row **rows_out, const char *filter, bool used_on
             rows[n].b = b;
             rows[n].id = id;
             rows[n].val = v;
+            rows[n].code_class = code_class;
             rows[n].name = strdup(name);
             if (!rows[n].name)
                 goto oom;
@@ -321,13 +334,16 @@ int stats_render_prometheus(struct strbuf *out, const char *filter, bool used_on
             last = rows[i].name;
         }
         sb_puts(out, rows[i].name);
+        sb_putc(out, '{');
+        if (rows[i].code_class)
+            sb_printf(out, "envoy_response_code_class=\"%c\"%s", rows[i].code_class,
+                      kinds[b->kind].tag ? "," : "");
         if (kinds[b->kind].tag) {
-            sb_printf(out, "{%s=\"", kinds[b->kind].tag);
+            sb_printf(out, "%s=\"", kinds[b->kind].tag);
             prom_label_value(out, b->name);
-            sb_puts(out, "\"}");
-        } else {
-            sb_puts(out, "{}");
+            sb_putc(out, '"');
         }
+        sb_putc(out, '}');
         sb_printf(out, " %lld\n", (long long)rows[i].val);
     }
     free_rows(rows, n);

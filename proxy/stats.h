@@ -36,6 +36,7 @@ enum stats_kind {
     STATS_CLUSTER_MANAGER,  /* cluster_manager.*                          */
     STATS_LISTENER_MANAGER, /* listener_manager.*                         */
     STATS_HOST,             /* per-host stats: /clusters only, not /stats   */
+    STATS_HTTP,             /* http.<prefix>.*   {envoy_http_conn_manager_prefix} */
 };
 
 struct stats_block {
@@ -81,7 +82,32 @@ struct stats_block {
     C(update_failure)                           \
     C(update_empty)                             \
     C(update_no_rebuild)                        \
-    G(max_host_weight)
+    G(max_host_weight)                          \
+    C(upstream_cx_http1_total)                  \
+    C(upstream_cx_idle_timeout)                 \
+    C(upstream_cx_max_requests)                 \
+    C(upstream_cx_protocol_error)               \
+    C(upstream_cx_overflow)                     \
+    C(upstream_rq_total)                        \
+    G(upstream_rq_active)                       \
+    C(upstream_rq_completed)                    \
+    C(upstream_rq_1xx)                          \
+    C(upstream_rq_2xx)                          \
+    C(upstream_rq_3xx)                          \
+    C(upstream_rq_4xx)                          \
+    C(upstream_rq_5xx)                          \
+    C(upstream_rq_timeout)                      \
+    C(upstream_rq_per_try_timeout)              \
+    C(upstream_rq_retry)                        \
+    C(upstream_rq_retry_success)                \
+    C(upstream_rq_retry_overflow)               \
+    C(upstream_rq_retry_limit_exceeded)         \
+    C(upstream_rq_retry_backoff_exponential)    \
+    C(upstream_rq_pending_total)                \
+    G(upstream_rq_pending_active)               \
+    C(upstream_rq_pending_overflow)             \
+    C(upstream_rq_rx_reset)                     \
+    C(upstream_rq_tx_reset)
 
 #define LISTENER_STATS(C, G)                    \
     C(downstream_cx_total)                      \
@@ -97,6 +123,38 @@ struct stats_block {
     C(downstream_flow_control_resumed_reading_total) \
     C(idle_timeout)                             \
     C(max_downstream_connection_duration)
+
+#define HTTP_STATS(C, G)                        \
+    C(downstream_cx_total)                      \
+    G(downstream_cx_active)                     \
+    C(downstream_cx_destroy)                    \
+    C(downstream_cx_http1_total)                \
+    C(downstream_cx_protocol_error)             \
+    C(downstream_cx_idle_timeout)               \
+    C(downstream_cx_max_duration_reached)       \
+    C(downstream_cx_max_requests_reached)       \
+    C(downstream_cx_drain_close)                \
+    C(downstream_cx_rx_bytes_total)             \
+    C(downstream_cx_tx_bytes_total)             \
+    C(downstream_rq_total)                      \
+    C(downstream_rq_http1_total)                \
+    G(downstream_rq_active)                     \
+    C(downstream_rq_completed)                  \
+    C(downstream_rq_1xx)                        \
+    C(downstream_rq_2xx)                        \
+    C(downstream_rq_3xx)                        \
+    C(downstream_rq_4xx)                        \
+    C(downstream_rq_5xx)                        \
+    C(downstream_rq_timeout)                    \
+    C(downstream_rq_idle_timeout)               \
+    C(downstream_rq_header_timeout)             \
+    C(downstream_rq_too_large)                  \
+    C(downstream_rq_rx_reset)                   \
+    C(downstream_rq_tx_reset)                   \
+    C(no_route)                                 \
+    C(no_cluster)                               \
+    C(rq_direct_response)                       \
+    C(rq_redirect)
 
 #define CLUSTER_MANAGER_STATS(C, G)             \
     C(cluster_added)                            \
@@ -138,6 +196,8 @@ struct stats_block {
 #define CM_ENUM_G(n) CM_##n,
 #define LM_ENUM_C(n) LM_##n,
 #define LM_ENUM_G(n) LM_##n,
+#define HTTP_ENUM_C(n) HTTP_##n,
+#define HTTP_ENUM_G(n) HTTP_##n,
 #define HOST_ENUM_C(n) HOST_##n,
 #define HOST_ENUM_G(n) HOST_##n,
 DECLARE_STAT_ENUM(SERVER, SERVER_STATS);
@@ -147,6 +207,7 @@ DECLARE_STAT_ENUM(TCP, TCP_STATS);
 DECLARE_STAT_ENUM(CM, CLUSTER_MANAGER_STATS);
 DECLARE_STAT_ENUM(LM, LISTENER_MANAGER_STATS);
 DECLARE_STAT_ENUM(HOST, HOST_STATS);
+DECLARE_STAT_ENUM(HTTP, HTTP_STATS);
 
 /* ---- runtime ---------------------------------------------------------------------------- */
 

@@ -21,6 +21,19 @@
 
 __thread struct worker *current_worker;
 
+/* Tells every connection owner that wants to know that the server drains. An owner closes
+ * only its own connection from on_drain, so walking with a saved next pointer is safe. */
+static void drain_conns(struct worker *w)
+{
+    struct list_head *pos, *tmp;
+    list_for_each_safe(pos, tmp, &w->conns)
+    {
+        struct conn *c = list_entry(pos, struct conn, node);
+        if (c->cbs && c->cbs->on_drain && !(c->flags & CONN_F_CLOSING))
+            c->cbs->on_drain(c);
+    }
+}
+
 static void on_mbox(evutil_socket_t fd, short what, void *arg);
 static void on_reap(evutil_socket_t fd, short what, void *arg);
 
@@ -107,8 +120,10 @@ static void on_msg_snapshot(struct worker *w, struct snapshot *next)
     w->clusters = calloc(srv->n_clusters ? srv->n_clusters : 1, sizeof(*w->clusters));
     if (w->clusters) {
         w->n_clusters = srv->n_clusters;
-        for (size_t i = 0; i < srv->n_clusters; i++)
+        for (size_t i = 0; i < srv->n_clusters; i++) {
             w->clusters[i].cl = &srv->clusters[i];
+            list_init(&w->clusters[i].pending);
+        }
     }
     if (old)
         snap_unref(old); /* live sessions hold their own references */
@@ -196,8 +211,10 @@ static void on_mbox(evutil_socket_t fd, short what, void *arg)
         case MSG_DRAIN:
             w->draining = true;
             listener_stop(w);
+            drain_conns(w);
             break;
         case MSG_STOP:
+            w->stopping = true;
             listener_stop(w);
             close_all_conns(w);
             event_base_loopexit(w->base, NULL);

@@ -25,10 +25,11 @@ struct worker;
 
 /* Worker-side view of one cluster: the latest host set and load-balancer state. */
 struct worker_cluster {
-    struct cluster *cl;  /* main-thread object; only its immutable fields are read */
-    struct host_set *hs; /* current hosts (reference held) */
-    uint64_t rr_next;    /* round robin cursor */
-    int64_t *swrr;       /* smooth weighted RR current weights, hs->n entries */
+    struct cluster *cl;       /* main-thread object; only its immutable fields are read */
+    struct host_set *hs;      /* current hosts (reference held) */
+    uint64_t rr_next;         /* round robin cursor */
+    int64_t *swrr;            /* smooth weighted RR current weights, hs->n entries */
+    struct list_head pending; /* HTTP streams waiting for a connection (max_connections) */
 };
 
 enum mbox_type {
@@ -66,7 +67,8 @@ struct worker {
     struct worker_cluster *clusters; /* indexed like snap->bs->clusters */
     size_t n_clusters;
     bool draining;
-    uint64_t rng; /* xorshift state for LB and weighted picks */
+    bool stopping; /* MSG_STOP: everything is being closed; start nothing new */
+    uint64_t rng;  /* xorshift state for LB and weighted picks */
 };
 
 int worker_init(struct worker *w, struct server *srv, unsigned id);

@@ -103,21 +103,33 @@ def test_sigusr1_reopens_log(tmp_path, remora, echo_server):
 
 
 def test_default_config_make_run_shape():
-    """config/examples/default.yaml works with nothing else running: admin on 9901 and a
-    tcp_proxy on 10000 in front of it. Ports are rewritten to free ones so tests never
-    collide with a running demo."""
-    admin, listen = free_port(), free_port()
+    """config/examples/default.yaml works with nothing else running: the admin on 9901, the
+    canary on 10000 (90/10 between two direct-response services on 10001/10002, /ready
+    routed to the admin), a tcp_proxy on 10003. Ports are rewritten to free ones so tests
+    never collide with a running demo."""
+    ports = {p: free_port() for p in ("9901", "10000", "10001", "10002", "10003")}
     with open(os.path.join(ROOT, "config", "examples", "default.yaml")) as f:
-        text = f.read().replace("9901", str(admin)).replace("10000", str(listen))
+        text = f.read()
+    for old, new in ports.items():
+        text = text.replace(f"port_value: {old} ", f"port_value: {new} ")
     p = subprocess.Popen([REMORA_BIN, "--config-yaml", text, "--concurrency", "1"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    front, tcp = ports["10000"], ports["10003"]
     try:
-        wait_for(lambda: _ok(f"http://127.0.0.1:{listen}/ready"), what="ready through proxy")
-        out = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{listen}/ready"],
-                             capture_output=True, text=True, timeout=10)
-        assert out.stdout == "LIVE\n"
+        wait_for(lambda: _ok(f"http://127.0.0.1:{front}/ready"), what="ready through proxy")
+        for port in (front, tcp):
+            out = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{port}/ready"],
+                                 capture_output=True, text=True, timeout=10)
+            assert out.stdout == "LIVE\n"
+        seen = {}
+        for _ in range(200):
+            out = subprocess.run(["curl", "-sS", f"http://127.0.0.1:{front}/"],
+                                 capture_output=True, text=True, timeout=10)
+            seen[out.stdout] = seen.get(out.stdout, 0) + 1
+        assert set(seen) == {"hello from v1\n", "hello from v2\n"}, seen
+        # 90/10 over 200 requests: v2 within 5 sigma of 20.
+        assert 20 - 5 * 4.25 < seen["hello from v2\n"] < 20 + 5 * 4.25, seen
     finally:
-        p.send_signal(signal.SIGTERM)
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=10)
 

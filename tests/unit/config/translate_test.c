@@ -173,9 +173,8 @@ static void assert_ep(const struct cfg_endpoint *ep, const char *host, uint32_t 
 }
 
 #define TCP_URL "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
-#define HCM_URL                                                                                    \
-    "type.googleapis.com/"                                                                         \
-    "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+/* A network filter Envoy has and Remora refuses for now. */
+#define RBAC_URL "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC"
 #define FILE_URL "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
 #define STDOUT_URL "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"
 #define STDERR_URL "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog"
@@ -593,7 +592,7 @@ static const char FX_FILTERS[] =
     /* 11 */ "    - filters:\n"
     /* 12 */ "      - name: hcm\n"
     /* 13 */ "        typed_config:\n"
-    /* 14 */ "          \"@type\": " HCM_URL "\n"
+    /* 14 */ "          \"@type\": " RBAC_URL "\n"
     /* 15 */ "          stat_prefix: ingress\n"
     /* 16 */ "  - address: { socket_address: { address: 127.0.0.1, port_value: 10002 } }\n"
     /* 17 */ "    filter_chains:\n"
@@ -605,7 +604,7 @@ static const char FX_FILTERS[] =
     /* 23 */ "  - address: { socket_address: { address: 127.0.0.1, port_value: 10003 } }\n"
     /* 24 */ "    filter_chains:\n"
     /* 25 */ "    - filters:\n"
-    /* 26 */ "      - name: envoy.filters.network.http_connection_manager\n"
+    /* 26 */ "      - name: envoy.filters.network.rbac\n"
     /* 27 */ "  - address: { socket_address: { address: 127.0.0.1, port_value: 10004 } }\n"
     /* 28 */ "    filter_chains:\n"
     /* 29 */ "    - filters:\n"
@@ -908,8 +907,9 @@ static void test_default_example_config(void **state)
     cfg_err_init(&err);
     struct snapshot *s = load_ok_opts(&opts, &err);
     assert_int_equal(err.n_warnings, 0);
+    assert_string_equal(listener(s, "ingress")->addr.str, "127.0.0.1:10000");
     const struct cfg_listener *l = listener(s, "tcp_admin");
-    assert_string_equal(l->addr.str, "127.0.0.1:10000");
+    assert_string_equal(l->addr.str, "127.0.0.1:10003");
     const struct cfg_tcp_proxy *tp = tcp_proxy_of(l);
     assert_string_equal(tp->stat_prefix, "admin_passthrough");
     assert_string_equal(tp->cluster, "admin");
@@ -1641,8 +1641,7 @@ static void test_filters_and_chains(void **state)
             0) "[0].filters[0].name: Didn't find a registered "
                "implementation for name: 'envoy.filters.network.not_a_filter'",
         "--config-yaml:14:11: " LF(1) "[0].filters[0].typed_config: network filter hcm "
-                                      "(envoy.extensions.filters.network.http_connection_manager."
-                                      "v3.HttpConnectionManager) is "
+                                      "(envoy.extensions.filters.network.rbac.v3.RBAC) is "
                                       "not supported by Remora yet",
         "--config-yaml:21:11: " LF(
             2) "[0].filters[0].typed_config: Didn't find a registered "
@@ -1650,7 +1649,7 @@ static void test_filters_and_chains(void **state)
                "'envoy.extensions.access_loggers.file.v3.FileAccessLog'",
         "--config-yaml:26:15: " LF(
             3) "[0].filters[0].name: network filter "
-               "envoy.filters.network.http_connection_manager is not supported by Remora yet",
+               "envoy.filters.network.rbac is not supported by Remora yet",
         "--config-yaml:30:15: " LF(
             4) "[0].filters[0]: terminal filter named first of type "
                "envoy.filters.network.tcp_proxy must be the last filter in a network filter chain",

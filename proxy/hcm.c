@@ -1,0 +1,826 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy/hcm.c — the HTTP connection manager's downstream side: HTTP/1.1 codec glue, stream
+ * lifecycle, header sanitizing (x-forwarded-*, x-request-id, x-envoy-*), local replies with
+ * Envoy's response flags, timeouts, stats and access logs. The routing and upstream work is
+ * router.c. Worker thread only; see hcm.h for the shape. */
+#include "proxy/hcm.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/snapshot.h"
+#include "filters/network/http_connection_manager.h"
+#include "proxy/access_log.h"
+#include "proxy/conn.h"
+#include "proxy/err.h"
+#include "proxy/log.h"
+#include "proxy/response_flags.h"
+#include "proxy/stats.h"
+#include "proxy/strbuf.h"
+#include "proxy/worker.h"
+
+static void hcm_parse(struct hcm_conn *hc);
+static void stream_finish(struct hstream *s);
+static void conn_done(struct hcm_conn *hc, bool reset);
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static void arm(struct event *ev, uint64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(ev, &tv);
+}
+
+static bool is_internal_addr(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+        return (a >> 24) == 10 || (a >> 24) == 127 || (a >> 20) == 0xAC1 || (a >> 16) == 0xC0A8;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const uint8_t *b = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+        static const uint8_t lo[16] = {[15] = 1};
+        return memcmp(b, lo, 16) == 0 || (b[0] & 0xfe) == 0xfc; /* ::1, fc00::/7 */
+    }
+    return false;
+}
+
+static void ip_str(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+    if (ss->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out, (socklen_t)cap);
+    else
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
+}
+
+/* UUIDv4 for x-request-id, from the worker's generator. */
+static void uuid4(struct worker *w, char out[37])
+{
+    uint64_t a = worker_rand(w), b = worker_rand(w);
+    a = (a & ~0xF000ull) | 0x4000ull;                        /* version 4 */
+    b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* variant 10 */
+    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
+             (unsigned)((a >> 16) & 0xFFFF), (unsigned)(a & 0xFFFF), (unsigned)(b >> 48),
+             (unsigned long long)(b & 0xFFFFFFFFFFFFull));
+}
+
+/* RFC 7231 IMF-fixdate, cached per second per thread. */
+static const char *date_now(void)
+{
+    static __thread time_t last;
+    static __thread char buf[40];
+    time_t t = time(NULL);
+    if (t != last) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        last = t;
+    }
+    return buf;
+}
+
+static struct stats_block *hstats(const struct hstream *s)
+{
+    return s->hc->rt->stats;
+}
+
+/* ---- access log ----------------------------------------------------------------------------- */
+
+static const char *msg_header(const struct http_msg *m, const char *lname, size_t *len)
+{
+    const struct http_slice *v = NULL;
+    if (lname[0] == ':') {
+        if (m->is_request) {
+            if (strcmp(lname, ":method") == 0)
+                v = &m->method_name;
+            else if (strcmp(lname, ":path") == 0)
+                v = &m->path;
+            else if (strcmp(lname, ":authority") == 0)
+                v = &m->authority;
+            else if (strcmp(lname, ":scheme") == 0)
+                v = &m->scheme;
+        }
+        if (!v || !v->n)
+            return NULL;
+    } else {
+        v = http_hdrs_get(&m->headers, lname, strlen(lname));
+        if (!v)
+            return NULL;
+    }
+    *len = v->n;
+    return v->p;
+}
+
+static const char *log_req_header(const void *stream, const char *lname, size_t *len)
+{
+    return msg_header(&((const struct hstream *)stream)->req, lname, len);
+}
+
+static const char *log_resp_header(const void *stream, const char *lname, size_t *len)
+{
+    const struct hstream *s = stream;
+    if (!(s->flags & HS_RESP_STARTED))
+        return NULL;
+    return msg_header(&s->resp, lname, len);
+}
+
+static const char *log_resp_trailer(const void *stream, const char *lname, size_t *len)
+{
+    const struct hstream *s = stream;
+    const struct http_slice *v = http_hdrs_get(&s->resp.trailers, lname, strlen(lname));
+    if (!v)
+        return NULL;
+    *len = v->n;
+    return v->p;
+}
+
+static void stream_log(struct hstream *s)
+{
+    struct hcm_rt *rt = s->hc->rt;
+    if (rt->n_loggers == 0)
+        return;
+    struct alog_ctx ctx;
+    alog_ctx_init(&ctx);
+    ctx.start_time = s->start_wall;
+    ctx.start_mono_ns = s->start_ns;
+    ctx.last_downstream_rx_ns = s->req_done_ns;
+    ctx.first_upstream_rx_ns = s->up_first_ns;
+    ctx.last_downstream_tx_ns = s->resp_done_ns;
+    ctx.complete_ns = alog_mono_ns();
+    ctx.bytes_received = s->bytes_rx;
+    ctx.bytes_sent = s->bytes_tx;
+    ctx.response_code = (uint32_t)s->status;
+    ctx.response_flags = s->response_flags;
+    ctx.attempt_count = s->attempts;
+    ctx.connection_id = s->hc->c->id;
+    ctx.response_code_details = s->details;
+    ctx.protocol = http_version_str(s->req.version);
+    ctx.upstream_cluster = s->cluster_name;
+    ctx.route_name = s->route && s->route->name[0] ? s->route->name : NULL;
+    ctx.downstream_remote = s->hc->c->peer;
+    ctx.downstream_direct_remote = s->hc->c->peer;
+    ctx.downstream_local = s->hc->c->local;
+    if (s->has_up_host) {
+        ctx.upstream_host = s->up_host;
+        ctx.upstream_local = s->up_local;
+    }
+    ctx.stream = s;
+    ctx.req_header = log_req_header;
+    ctx.resp_header = log_resp_header;
+    ctx.resp_trailer = log_resp_trailer;
+    for (size_t i = 0; i < rt->n_loggers; i++)
+        alog_logger_log(rt->loggers[i], &ctx);
+}
+
+/* ---- timers --------------------------------------------------------------------------------- */
+
+static uint64_t stream_idle_ms(const struct hstream *s)
+{
+    if (s->act && s->act->has_idle_timeout)
+        return s->act->idle_timeout_ms;
+    return s->hc->cfg->stream_idle_timeout_ms;
+}
+
+static void touch(struct hstream *s)
+{
+    uint64_t ms = stream_idle_ms(s);
+    if (ms)
+        arm(&s->idle_timer, ms);
+}
+
+static void on_stream_idle(evutil_socket_t fd, short what, void *arg)
+{
+    struct hstream *s = arg;
+    (void)fd;
+    (void)what;
+    stats_inc(hstats(s), HTTP_downstream_rq_idle_timeout);
+    hcm_local_reply(s, 408, RF_STREAM_IDLE_TIMEOUT, "stream_idle_timeout", "stream timeout");
+}
+
+static void on_request_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct hstream *s = arg;
+    (void)fd;
+    (void)what;
+    stats_inc(hstats(s), HTTP_downstream_rq_timeout);
+    hcm_local_reply(s, 408, RF_NONE, "request_overall_timeout", "request timeout");
+}
+
+static void on_conn_idle(evutil_socket_t fd, short what, void *arg)
+{
+    struct hcm_conn *hc = arg;
+    (void)fd;
+    (void)what;
+    if (hc->s)
+        return;
+    stats_inc(hc->rt->stats, HTTP_downstream_cx_idle_timeout);
+    conn_done(hc, false);
+}
+
+static void on_conn_duration(evutil_socket_t fd, short what, void *arg)
+{
+    struct hcm_conn *hc = arg;
+    (void)fd;
+    (void)what;
+    stats_inc(hc->rt->stats, HTTP_downstream_cx_max_duration_reached);
+    hc->close_after = true;
+    if (!hc->s)
+        conn_done(hc, false);
+}
+
+static void on_headers_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct hcm_conn *hc = arg;
+    (void)fd;
+    (void)what;
+    stats_inc(hc->rt->stats, HTTP_downstream_rq_header_timeout);
+    if (hc->s && !(hc->s->flags & HS_RESP_STARTED)) {
+        hc->close_after = true;
+        hcm_local_reply(hc->s, 408, RF_NONE, "request_header_timeout", "request timeout");
+    } else {
+        conn_done(hc, false);
+    }
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    hcm_parse(arg);
+}
+
+/* ---- stream lifecycle --------------------------------------------------------------------- */
+
+static struct hstream *stream_new(struct hcm_conn *hc)
+{
+    struct hstream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    arena_init(&s->arena, 4096);
+    s->hc = hc;
+    s->body = evbuffer_new();
+    if (!s->body) {
+        free(s);
+        return NULL;
+    }
+    http_msg_init(&s->req, &s->arena, true);
+    http_msg_init(&s->resp, &s->arena, false);
+    struct event_base *base = hc->w->base;
+    evtimer_assign(&s->global_timer, base, NULL, NULL); /* callbacks set by the router */
+    evtimer_assign(&s->try_timer, base, NULL, NULL);
+    evtimer_assign(&s->backoff_timer, base, NULL, NULL);
+    evtimer_assign(&s->idle_timer, base, on_stream_idle, s);
+    evtimer_assign(&s->req_timer, base, on_request_timeout, s);
+    list_init(&s->pending_node);
+    s->start_ns = alog_mono_ns();
+    clock_gettime(CLOCK_REALTIME, &s->start_wall);
+    hc->s = s;
+    stats_inc(hc->rt->stats, HTTP_downstream_rq_active);
+    const struct cfg_hcm *cfg = hc->cfg;
+    if (cfg->request_timeout_ms)
+        arm(&s->req_timer, cfg->request_timeout_ms);
+    if (cfg->request_headers_timeout_ms)
+        arm(&hc->hdr_timer, cfg->request_headers_timeout_ms);
+    touch(s);
+    evtimer_del(&hc->idle_timer);
+    return s;
+}
+
+static void stream_free(struct hstream *s)
+{
+    router_stream_done(s);
+    evtimer_del(&s->global_timer);
+    evtimer_del(&s->try_timer);
+    evtimer_del(&s->backoff_timer);
+    evtimer_del(&s->idle_timer);
+    evtimer_del(&s->req_timer);
+    evbuffer_free(s->body);
+    arena_fini(&s->arena);
+    free(s);
+}
+
+/* The response is complete (or the stream was reset): count, log, free, and continue with
+ * the next request on this connection. */
+static void stream_finish(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    if (s->flags & HS_DONE)
+        return;
+    s->flags |= HS_DONE;
+    s->resp_done_ns = alog_mono_ns();
+    stats_dec(hstats(s), HTTP_downstream_rq_active);
+    if (s->status)
+        stats_inc(hstats(s), HTTP_downstream_rq_completed);
+    stream_log(s);
+    hc->s = NULL;
+    evtimer_del(&hc->hdr_timer);
+    stream_free(s);
+    if (hc->closed)
+        return;
+    uint32_t max = hc->cfg->max_requests_per_connection;
+    if (max && hc->n_requests >= max) {
+        stats_inc(hc->rt->stats, HTTP_downstream_cx_max_requests_reached);
+        hc->close_after = true;
+    }
+    if (hc->close_after || hc->w->draining) {
+        conn_done(hc, false);
+        return;
+    }
+    if (hc->cfg->idle_timeout_ms)
+        arm(&hc->idle_timer, hc->cfg->idle_timeout_ms);
+    /* Pipelined requests may already be buffered: parse them from the loop, not from
+     * inside the upstream callback that got us here. */
+    conn_read_enable(hc->c);
+    event_active(&hc->resume_ev, EV_READ, 0);
+}
+
+/* ---- connection --------------------------------------------------------------------------- */
+
+static void hcm_conn_free(struct hcm_conn *hc)
+{
+    evtimer_del(&hc->idle_timer);
+    evtimer_del(&hc->dur_timer);
+    evtimer_del(&hc->hdr_timer);
+    event_del(&hc->resume_ev);
+    h1_parser_fini(&hc->parser);
+    stats_dec(hc->rt->stats, HTTP_downstream_cx_active);
+    stats_inc(hc->rt->stats, HTTP_downstream_cx_destroy);
+    snap_unref(hc->snap);
+    free(hc);
+}
+
+/* Ends the downstream connection: |reset| closes at once (RST), otherwise after the output
+ * is flushed. Any stream in flight is torn down. */
+static void conn_done(struct hcm_conn *hc, bool reset)
+{
+    if (hc->closed)
+        return;
+    hc->closed = true;
+    if (hc->s) {
+        struct hstream *s = hc->s;
+        if (!(s->flags & HS_RESP_DONE)) {
+            s->response_flags |= RF_DOWNSTREAM_CONNECTION_TERMINATION;
+            stats_inc(hstats(s), HTTP_downstream_rq_rx_reset);
+        }
+        stream_finish(s);
+    }
+    struct conn *c = hc->c;
+    c->cbs = NULL;
+    if (reset)
+        conn_close(c, true);
+    else
+        conn_close_after_flush(c);
+    hcm_conn_free(hc);
+}
+
+static void down_read(struct conn *c)
+{
+    struct hcm_conn *hc = c->ctx;
+    if (hc->s)
+        touch(hc->s);
+    hcm_parse(hc);
+}
+
+static void down_write_low(struct conn *c)
+{
+    struct hcm_conn *hc = c->ctx;
+    if (hc->s)
+        router_on_downstream_drained(hc->s);
+}
+
+static void down_event(struct conn *c, enum conn_event ev)
+{
+    struct hcm_conn *hc = c->ctx;
+    if (ev == CONN_EV_DRAINED)
+        return;
+    if (ev == CONN_EV_EOF && !hc->s && h1_parser_idle(&hc->parser)) {
+        conn_done(hc, false); /* a clean close between requests */
+        return;
+    }
+    /* The client went away (or half-closed) mid-request or before its response: HTTP/1.1
+     * has no half-close for a request in flight, so the stream is reset (Envoy: DC). */
+    conn_done(hc, ev != CONN_EV_EOF);
+}
+
+/* Drain: an idle keep-alive connection closes now; a busy one after its response (which
+ * then carries connection: close). */
+static void down_drain(struct conn *c)
+{
+    struct hcm_conn *hc = c->ctx;
+    if (!hc->s) {
+        stats_inc(hc->rt->stats, HTTP_downstream_cx_drain_close);
+        conn_done(hc, false);
+    }
+}
+
+static const struct conn_cbs hcm_down_cbs = {
+    .on_read = down_read,
+    .on_write_low = down_write_low,
+    .on_event = down_event,
+    .on_drain = down_drain,
+};
+
+/* ---- request path --------------------------------------------------------------------------- */
+
+/* Envoy's request header sanitizing and additions (configuration/http/http_conn_man/headers),
+ * done once on the codec-neutral head. Returns false after a local reply. */
+static bool sanitize_request(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    const struct cfg_hcm *cfg = hc->cfg;
+    struct http_msg *req = &s->req;
+    bool internal = is_internal_addr(&hc->c->peer);
+    char ip[INET6_ADDRSTRLEN];
+    ip_str(&hc->c->peer, ip, sizeof(ip));
+
+    if (hc->parser.flags & H1_MF_CONNECTION)
+        http_msg_strip_hop_by_hop(req, false);
+    http_msg_remove(req, "te"); /* only "trailers" is meaningful, and not for HTTP/1 */
+    if (!req->scheme.n)
+        http_msg_set_scheme(req, "http", 4);
+
+    /* Edge: x-envoy-* headers from external clients are not trusted (and stripped). */
+    bool trusted = !cfg->use_remote_address || internal;
+    if (trusted)
+        s->flags |= HS_TRUSTED;
+    if (cfg->use_remote_address) {
+        if (!internal) {
+            for (uint32_t i = 0; i < req->headers.n;) {
+                const struct http_slice *n = &req->headers.v[i].name;
+                if (n->n > 8 && memcmp(n->p, "x-envoy-", 8) == 0)
+                    http_hdrs_remove_at(&req->headers, i);
+                else
+                    i++;
+            }
+        }
+        if (!cfg->skip_xff_append) {
+            const struct http_slice *xff = http_msg_get(req, "x-forwarded-for");
+            if (xff && xff->n) {
+                char *v = arena_sprintf(&s->arena, "%.*s,%s", (int)xff->n, xff->p, ip);
+                if (v)
+                    http_msg_set(req, "x-forwarded-for", v);
+            } else {
+                http_msg_set(req, "x-forwarded-for", ip);
+            }
+        }
+        http_msg_set(req, "x-forwarded-proto", "http");
+        if (internal)
+            http_msg_set(req, "x-envoy-internal", "true");
+        else
+            http_msg_remove(req, "x-envoy-internal");
+        if (!internal)
+            http_msg_set(req, "x-envoy-external-address", ip);
+    } else if (!http_msg_has(req, "x-forwarded-proto")) {
+        http_msg_set(req, "x-forwarded-proto", "http");
+    }
+
+    /* x-request-id: kept from trusted clients, generated otherwise. */
+    if (cfg->generate_request_id) {
+        bool keep = http_msg_has(req, "x-request-id") &&
+                    (!cfg->use_remote_address || internal || cfg->preserve_external_request_id);
+        if (!keep) {
+            char id[37];
+            uuid4(hc->w, id);
+            http_msg_set(req, "x-request-id", id);
+        }
+    }
+    return true;
+}
+
+static void on_request_head(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    evtimer_del(&hc->hdr_timer);
+    hc->n_requests++;
+    stats_inc(hstats(s), HTTP_downstream_rq_total);
+    stats_inc(hstats(s), HTTP_downstream_rq_http1_total);
+    if (!(hc->parser.flags & H1_MF_KEEP_ALIVE))
+        hc->close_after = true;
+    if (s->req.method == HTTP_METHOD_HEAD)
+        s->flags |= HS_HEAD_REQ;
+    if (hc->parser.flags & H1_MF_EXPECT_CONTINUE)
+        s->flags |= HS_EXPECT_100;
+    if (!sanitize_request(s))
+        return;
+    router_on_request_head(s);
+}
+
+static void request_done(struct hstream *s)
+{
+    s->flags |= HS_REQ_DONE;
+    s->req_done_ns = alog_mono_ns();
+    evtimer_del(&s->req_timer);
+}
+
+/* Feeds buffered downstream bytes to the parser until a request is complete (its response
+ * must be sent before the next one is parsed) or more bytes are needed. */
+static void hcm_parse(struct hcm_conn *hc)
+{
+    if (hc->in_parse) {
+        hc->want_parse = true;
+        return;
+    }
+    hc->in_parse = true;
+    struct evbuffer *in = hc->c->in;
+    while (!hc->closed) {
+        hc->want_parse = false;
+        struct hstream *s = hc->s;
+        if (s && (s->flags & HS_REQ_DONE))
+            break; /* answer this one first; pipelined bytes stay buffered */
+        if (s && (s->flags & HS_PENDING) && evbuffer_get_length(s->body) > hc->c->limit) {
+            conn_read_disable(hc->c); /* body waits for a connection: back-pressure */
+            break;
+        }
+        size_t avail = evbuffer_get_length(in);
+        if (avail == 0)
+            break;
+        if (!s) {
+            if (hc->w->draining && hc->n_requests > 0) {
+                conn_done(hc, false);
+                break;
+            }
+            s = stream_new(hc);
+            if (!s) {
+                conn_done(hc, true);
+                break;
+            }
+        }
+        struct evbuffer_iovec seg;
+        if (evbuffer_peek(in, -1, NULL, &seg, 1) < 1)
+            break;
+        struct h1_result r;
+        int ev = h1_parse(&hc->parser, &s->req, seg.iov_base, seg.iov_len, &r);
+        if (ev < 0) {
+            int st = hc->parser.err_status ? hc->parser.err_status : 400;
+            stats_inc(hc->rt->stats, HTTP_downstream_cx_protocol_error);
+            if (st == 413)
+                stats_inc(hc->rt->stats, HTTP_downstream_rq_too_large);
+            hc->close_after = true;
+            if (s->req.method_name.n == 0 && !(s->flags & HS_RESP_STARTED))
+                hc->n_requests++;
+            evbuffer_drain(in, evbuffer_get_length(in));
+            hcm_local_reply(s, st, RF_DOWNSTREAM_PROTOCOL_ERROR,
+                            hc->parser.err_detail ? hc->parser.err_detail : "http1.codec_error",
+                            NULL);
+            break;
+        }
+        if (ev == H1_EV_BODY) {
+            evbuffer_drain(in, r.body_off);
+            evbuffer_remove_buffer(in, s->body, r.body_len);
+            evbuffer_drain(in, r.consumed - r.body_off - r.body_len);
+            s->body_bytes += r.body_len;
+            s->bytes_rx += r.body_len;
+            if (r.end_stream)
+                request_done(s);
+            router_on_request_data(s, r.body_len, r.end_stream);
+            continue;
+        }
+        evbuffer_drain(in, r.consumed);
+        switch (ev) {
+        case H1_EV_NEED_MORE:
+            if (r.consumed == 0)
+                goto out; /* nothing taken: wait for more bytes */
+            continue;
+        case H1_EV_HEAD:
+            if (r.end_stream)
+                request_done(s);
+            on_request_head(s);
+            continue;
+        case H1_EV_PAUSED:
+            /* Upgrade (websocket, h2c) is not supported yet: serve it as a plain request. */
+            h1_parser_resume(&hc->parser, false);
+            request_done(s);
+            on_request_head(s);
+            continue;
+        case H1_EV_DONE:
+            request_done(s);
+            router_on_request_data(s, 0, true);
+            continue;
+        default:
+            continue;
+        }
+    }
+out:
+    hc->in_parse = false;
+    if (hc->want_parse && !hc->closed)
+        event_active(&hc->resume_ev, EV_READ, 0);
+}
+
+/* ---- response path ---------------------------------------------------------------------- */
+
+static bool conn_keeps_alive(const struct hstream *s)
+{
+    const struct hcm_conn *hc = s->hc;
+    return !hc->close_after && !hc->w->draining;
+}
+
+static void count_status(struct hstream *s, int status)
+{
+    static const unsigned ids[] = {HTTP_downstream_rq_1xx, HTTP_downstream_rq_2xx,
+                                   HTTP_downstream_rq_3xx, HTTP_downstream_rq_4xx,
+                                   HTTP_downstream_rq_5xx};
+    if (status >= 100 && status < 600)
+        stats_inc(hstats(s), ids[status / 100 - 1]);
+}
+
+static void add_server_and_date(struct hstream *s)
+{
+    const struct cfg_hcm *cfg = s->hc->cfg;
+    struct http_msg *resp = &s->resp;
+    switch (cfg->server_header_transformation) {
+    case SERVER_HDR_OVERWRITE:
+        http_msg_set(resp, "server", cfg->server_name);
+        break;
+    case SERVER_HDR_APPEND_IF_ABSENT:
+        if (!http_msg_has(resp, "server"))
+            http_msg_set(resp, "server", cfg->server_name);
+        break;
+    case SERVER_HDR_PASS_THROUGH:
+        break;
+    }
+    if (!http_msg_has(resp, "date"))
+        http_msg_set(resp, "date", date_now());
+}
+
+int hcm_send_response_head(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    struct http_msg *resp = &s->resp;
+    add_server_and_date(s);
+    enum http_body_kind framing = resp->body;
+    uint64_t len = resp->content_length;
+    int st = resp->status;
+    bool no_body = (s->flags & HS_HEAD_REQ) || st == 204 || st == 304 || st < 200;
+    if (no_body) {
+        /* HEAD keeps the origin's content-length; 204/304 carry none. */
+        framing = (s->flags & HS_HEAD_REQ) && resp->body == HTTP_BODY_LENGTH ? HTTP_BODY_LENGTH
+                                                                             : HTTP_BODY_NONE;
+        if (st == 204 || st < 200)
+            framing = HTTP_BODY_NONE;
+    } else if (framing == HTTP_BODY_NONE) {
+        framing = HTTP_BODY_LENGTH;
+        len = 0;
+    } else if (framing == HTTP_BODY_UNTIL_CLOSE || framing == HTTP_BODY_CHUNKED) {
+        if (s->req.version == HTTP_VERSION_1_1) {
+            framing = HTTP_BODY_CHUNKED;
+            s->flags |= HS_RESP_CHUNKED;
+        } else {
+            framing = HTTP_BODY_UNTIL_CLOSE;
+            s->flags |= HS_RESP_CLOSE;
+            hc->close_after = true;
+        }
+    }
+    unsigned wf = 0;
+    if (!conn_keeps_alive(s)) {
+        wf |= H1_WF_CONN_CLOSE;
+        hc->close_after = true;
+        if (hc->w->draining)
+            stats_inc(hc->rt->stats, HTTP_downstream_cx_drain_close);
+    }
+    http_msg_strip_hop_by_hop(resp, false);
+    int rc = h1_write_response_head(hc->c->out, resp, framing, len, wf);
+    if (rc < 0) {
+        log_warn(LC_FILTER, "[C%llu] cannot encode response head: %s",
+                 (unsigned long long)hc->c->id, rm_strerror(rc));
+        hcm_reset(s, RF_UPSTREAM_PROTOCOL_ERROR, "response_encode_error");
+        return rc;
+    }
+    s->flags |= HS_RESP_STARTED;
+    s->status = st;
+    count_status(s, st);
+    evtimer_del(&s->req_timer);
+    conn_flush(hc->c);
+    touch(s);
+    return 0;
+}
+
+void hcm_send_response_body(struct hstream *s, struct evbuffer *data, size_t n)
+{
+    struct conn *c = s->hc->c;
+    if (n == 0)
+        return;
+    if (s->flags & HS_HEAD_REQ) {
+        evbuffer_drain(data, n);
+        return;
+    }
+    if (s->flags & HS_RESP_CHUNKED)
+        h1_write_chunk(c->out, data, n);
+    else
+        evbuffer_remove_buffer(data, c->out, n);
+    s->bytes_tx += n;
+    conn_flush(c);
+    touch(s);
+}
+
+void hcm_response_done(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    if ((s->flags & HS_RESP_CHUNKED) && !(s->flags & HS_HEAD_REQ))
+        h1_write_last_chunk(hc->c->out, s->resp.trailers.n ? &s->resp.trailers : NULL);
+    s->flags |= HS_RESP_DONE;
+    conn_flush(hc->c);
+    if (!(s->flags & HS_REQ_DONE)) {
+        /* Early response (before the request body ended): HTTP/1.1 cannot tell the client
+         * to stop, so this connection ends after the response. */
+        hc->close_after = true;
+    }
+    stream_finish(s);
+}
+
+bool hcm_downstream_full(const struct hstream *s)
+{
+    return conn_is_above_high(s->hc->c);
+}
+
+void hcm_pause_request(struct hstream *s, bool pause)
+{
+    if (pause)
+        conn_read_disable(s->hc->c);
+    else if (!s->hc->closed)
+        conn_read_enable(s->hc->c);
+}
+
+void hcm_reset(struct hstream *s, uint32_t rf, const char *details)
+{
+    struct hcm_conn *hc = s->hc;
+    s->response_flags |= rf;
+    if (details)
+        s->details = details;
+    stats_inc(hstats(s), HTTP_downstream_rq_tx_reset);
+    conn_done(hc, true);
+}
+
+void hcm_local_reply(struct hstream *s, int status, uint32_t rf, const char *details,
+                     const char *body)
+{
+    struct hcm_conn *hc = s->hc;
+    if (s->flags & HS_DONE)
+        return;
+    s->response_flags |= rf;
+    s->details = details;
+    if (s->flags & HS_RESP_STARTED) {
+        hcm_reset(s, rf, details);
+        return;
+    }
+    router_stream_done(s); /* no upstream work continues behind a local reply */
+    if (!body)
+        body = rf == RF_DOWNSTREAM_PROTOCOL_ERROR ? http_reason_phrase(status) : "";
+    http_msg_reset(&s->resp);
+    s->resp.status = status;
+    s->resp.version = HTTP_VERSION_1_1;
+    size_t blen = strlen(body);
+    if (blen)
+        http_msg_set(&s->resp, "content-type", "text/plain");
+    if (status >= 400 && !(s->flags & HS_REQ_DONE))
+        hc->close_after = true; /* the rest of the request body is never read */
+    s->resp.body = HTTP_BODY_LENGTH;
+    s->resp.content_length = blen;
+    if (hcm_send_response_head(s) < 0)
+        return;
+    if (blen && !(s->flags & HS_HEAD_REQ)) {
+        evbuffer_add(hc->c->out, body, blen);
+        s->bytes_tx += blen;
+    }
+    s->flags |= HS_RESP_DONE;
+    conn_flush(hc->c);
+    stream_finish(s);
+}
+
+/* ---- network filter glue ------------------------------------------------------------------- */
+
+void hcm_on_accept(struct worker *w, struct conn *c, const struct cfg_hcm *cfg, struct hcm_rt *rt)
+{
+    struct hcm_conn *hc = calloc(1, sizeof(*hc));
+    if (!hc) {
+        conn_close(c, true);
+        return;
+    }
+    hc->w = w;
+    hc->c = c;
+    hc->cfg = cfg;
+    hc->rt = rt;
+    hc->snap = snap_ref(w->snap);
+    h1_parser_init(&hc->parser, H1_ROLE_SERVER, &rt->h1);
+    evtimer_assign(&hc->idle_timer, w->base, on_conn_idle, hc);
+    evtimer_assign(&hc->dur_timer, w->base, on_conn_duration, hc);
+    evtimer_assign(&hc->hdr_timer, w->base, on_headers_timeout, hc);
+    event_assign(&hc->resume_ev, w->base, -1, 0, on_resume, hc);
+    c->sb = rt->stats;
+    c->st_rx = HTTP_downstream_cx_rx_bytes_total;
+    c->st_tx = HTTP_downstream_cx_tx_bytes_total;
+    stats_inc(rt->stats, HTTP_downstream_cx_total);
+    stats_inc(rt->stats, HTTP_downstream_cx_active);
+    stats_inc(rt->stats, HTTP_downstream_cx_http1_total);
+    if (cfg->idle_timeout_ms)
+        arm(&hc->idle_timer, cfg->idle_timeout_ms);
+    if (cfg->max_connection_duration_ms)
+        arm(&hc->dur_timer, cfg->max_connection_duration_ms);
+    conn_set_cbs(c, &hcm_down_cbs, hc);
+    conn_read_enable(c);
+}

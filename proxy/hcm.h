@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy/hcm.h — the HTTP connection manager (envoy.filters.network.http_connection_manager)
+ * and its streams, shared by hcm.c (downstream side: codec, stream lifecycle, local replies,
+ * access logs, stats) and router.c (route → cluster → host → upstream attempts, retries and
+ * timeouts). A downstream HTTP/1.1 connection runs one stream at a time: pipelined requests
+ * wait in the input buffer and are parsed once the previous response is complete, so they
+ * are answered in order. Everything here belongs to one worker. */
+#ifndef RM_HCM_H
+#define RM_HCM_H
+
+#include <event2/event_struct.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/model_http.h"
+#include "proxy/arena.h"
+#include "proxy/h1_codec.h"
+#include "proxy/http_msg.h"
+#include "proxy/list.h"
+
+struct worker;
+struct conn;
+struct snapshot;
+struct evbuffer;
+struct stats_block;
+struct worker_cluster;
+struct host;
+struct pconn;
+struct alog_logger;
+
+/* Process-wide state of one HCM instance (made on main by rt_new, read by workers). */
+struct hcm_rt {
+    const struct cfg_hcm *cfg;
+    struct stats_block *stats; /* http.<stat_prefix>.* */
+    struct h1_config h1;       /* request limits from the config */
+    struct arena arena;        /* access loggers */
+    struct alog_logger **loggers;
+    size_t n_loggers;
+};
+
+struct hstream;
+
+struct hcm_conn {
+    struct worker *w;
+    struct conn *c;
+    const struct cfg_hcm *cfg;
+    struct hcm_rt *rt;
+    struct snapshot *snap; /* the config this connection was accepted with */
+    struct h1_parser parser;
+    struct hstream *s; /* the stream being served, or NULL between requests */
+    uint32_t n_requests;
+    bool close_after;        /* send connection: close and close after this response */
+    bool closed;             /* downstream gone or closing; no more streams */
+    bool in_parse;           /* re-entrancy guard for the parse loop */
+    bool want_parse;         /* parse again once the current call stack unwinds */
+    struct event idle_timer; /* common_http_protocol_options.idle_timeout */
+    struct event dur_timer;  /* max_connection_duration */
+    struct event hdr_timer;  /* request_headers_timeout */
+    struct event resume_ev;  /* deferred parse of pipelined requests */
+};
+
+/* One upstream attempt (Envoy's UpstreamRequest). */
+struct upstream_req {
+    struct hstream *s;
+    struct pconn *pc;        /* NULL while pending a connection */
+    struct host *host;       /* reference held */
+    struct h1_parser parser; /* response parser */
+    bool reused;             /* on a pooled connection */
+    bool connected;
+    bool head_sent;
+    bool req_done;   /* the whole request is written */
+    bool resp_head;  /* a response head arrived */
+    bool resp_bytes; /* any response byte arrived */
+    size_t body_off; /* bytes of s->body already sent (when kept for retries) */
+    int64_t start_ns;
+};
+
+#define HS_REQ_DONE 0x0001u      /* downstream request complete (end_stream seen) */
+#define HS_RESP_STARTED 0x0002u  /* response head sent downstream */
+#define HS_RESP_DONE 0x0004u     /* response complete downstream */
+#define HS_NO_RETRY_BODY 0x0008u /* request body too large to buffer: no retry */
+#define HS_RESP_CHUNKED 0x0010u  /* downstream response uses chunked framing */
+#define HS_RESP_CLOSE 0x0020u    /* downstream response delimited by connection close */
+#define HS_HEAD_REQ 0x0040u      /* request method HEAD */
+#define HS_TRUSTED 0x0080u       /* x-envoy-* request headers honoured */
+#define HS_EXPECT_100 0x0100u    /* 100-continue pending */
+#define HS_DONE 0x0200u          /* stream finished (freed soon) */
+#define HS_PENDING 0x0400u       /* waiting for a connection (circuit breaker) */
+
+struct hstream {
+    struct hcm_conn *hc;
+    struct arena arena;
+    struct http_msg req, resp;
+    uint32_t flags; /* HS_* */
+    const struct cfg_vhost *vh;
+    const struct cfg_route *route;
+    const struct cfg_route_action *act;
+    const struct cfg_weighted_cluster_http *wcl; /* chosen weighted cluster or NULL */
+    struct worker_cluster *wc;
+    const char *cluster_name;
+    const struct cfg_retry_policy *retry;
+    struct evbuffer *body;   /* request body kept for retries / until connected */
+    uint64_t body_bytes;     /* request body bytes received */
+    struct upstream_req *up; /* the current attempt */
+    struct host *tried[4];   /* hosts already tried (retry_host_predicate) */
+    uint32_t n_tried;
+    uint32_t attempts; /* upstream attempts started */
+    uint32_t retries_left;
+    uint32_t retry_on;   /* effective RETRY_ON_* bits */
+    uint64_t timeout_ms; /* route (global) timeout, 0 = none */
+    uint64_t per_try_ms; /* per-try timeout, 0 = none */
+    struct event global_timer, try_timer, idle_timer, backoff_timer, req_timer;
+    struct list_head pending_node; /* worker_cluster pending list while HS_PENDING */
+    /* accounting for stats and the access log */
+    uint32_t response_flags;
+    const char *details;         /* %RESPONSE_CODE_DETAILS% */
+    int status;                  /* status sent downstream */
+    uint64_t bytes_rx, bytes_tx; /* body bytes from / to downstream */
+    int64_t start_ns, req_done_ns, up_first_ns, resp_done_ns;
+    struct timespec start_wall;
+    struct sockaddr_storage up_host, up_local;
+    bool has_up_host;
+    bool retried;        /* at least one retry ran (for retry_success) */
+    uint32_t n_replays;  /* transparent re-sends after a pooled-conn race */
+    bool force_new_conn; /* the next attempt must not reuse a pooled conn */
+};
+
+/* ---- hcm.c, for router.c ----------------------------------------------------------------- */
+
+/* Answers the stream locally (Envoy's local reply): |status| with a text/plain |body|
+ * (may be NULL), the response flag |rf| and %RESPONSE_CODE_DETAILS% |details|. If the
+ * response already started, the downstream connection is reset instead. */
+void hcm_local_reply(struct hstream *s, int status, uint32_t rf, const char *details,
+                     const char *body);
+/* Sends the upstream response head downstream (after the router's mutations). Returns 0 or
+ * -RM_E* (then the stream was reset). */
+int hcm_send_response_head(struct hstream *s);
+/* Sends body bytes downstream, moving them out of |data| (|n| bytes). */
+void hcm_send_response_body(struct hstream *s, struct evbuffer *data, size_t n);
+/* The response is complete downstream (with trailers from s->resp.trailers, if any). */
+void hcm_response_done(struct hstream *s);
+/* Resets the stream: closes the downstream connection (response already started or
+ * upstream protocol error after headers). */
+void hcm_reset(struct hstream *s, uint32_t rf, const char *details);
+/* Flow control: pause/resume reading the downstream request body. */
+void hcm_pause_request(struct hstream *s, bool pause);
+/* True when the downstream output is above its high watermark. */
+bool hcm_downstream_full(const struct hstream *s);
+
+/* ---- router.c, for hcm.c ------------------------------------------------------------------ */
+
+/* The request head is complete (s->req): route it and start the first attempt, or answer
+ * locally. */
+void router_on_request_head(struct hstream *s);
+/* More request body is in s->body (|n| new bytes); |end| when the request is complete. */
+void router_on_request_data(struct hstream *s, size_t n, bool end);
+/* The downstream output drained below its low watermark: resume reading the upstream. */
+void router_on_downstream_drained(struct hstream *s);
+/* The stream is going away (finished or reset): release the attempt and timers. */
+void router_stream_done(struct hstream *s);
+/* A connection slot of |cl| freed up on worker |w|: start the oldest pending request. */
+struct cluster;
+void router_conn_available(struct worker *w, struct cluster *cl);
+
+/* ---- the network filter (filters/network/http_connection_manager.c) ------------------- */
+void hcm_on_accept(struct worker *w, struct conn *c, const struct cfg_hcm *cfg, struct hcm_rt *rt);
+
+#endif

@@ -1,0 +1,972 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy/router.c — envoy.filters.http.router: route match → cluster → host → upstream
+ * attempt on a pooled HTTP/1.1 connection, with Envoy's retries (retry_on, num_retries,
+ * jittered exponential back-off, previous_hosts), timeouts (route timeout from the end of
+ * the request, per-try timeout), circuit breakers, header mutations, rewrites, redirects and
+ * direct responses. The downstream side is hcm.c. Worker thread only. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/model.h"
+#include "proxy/access_log.h"
+#include "proxy/cluster.h"
+#include "proxy/conn.h"
+#include "proxy/err.h"
+#include "proxy/hcm.h"
+#include "proxy/lb.h"
+#include "proxy/log.h"
+#include "proxy/pool.h"
+#include "proxy/response_flags.h"
+#include "proxy/route.h"
+#include "proxy/stats.h"
+#include "proxy/strbuf.h"
+#include "proxy/worker.h"
+
+#define UPSTREAM_FAILURE_BODY "upstream connect error or disconnect/reset before headers. "
+#define BODY_CONNECT_FAILURE UPSTREAM_FAILURE_BODY "reset reason: connection failure"
+#define BODY_TERMINATION UPSTREAM_FAILURE_BODY "reset reason: connection termination"
+#define BODY_OVERFLOW UPSTREAM_FAILURE_BODY "reset reason: overflow"
+
+enum attempt_failure {
+    FAIL_CONNECT,  /* connect refused / timed out */
+    FAIL_RESET,    /* the connection ended before a complete response head */
+    FAIL_TIMEOUT,  /* per-try timeout */
+    FAIL_PROTOCOL, /* malformed response */
+};
+
+static void attempt_start(struct hstream *s);
+static void attempt_release(struct hstream *s, bool reusable);
+static void attempt_failed(struct hstream *s, enum attempt_failure why);
+
+static void arm(struct event *ev, uint64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(ev, &tv);
+}
+
+static struct stats_block *cstats(const struct hstream *s)
+{
+    return s->wc->cl->stats;
+}
+
+static struct cluster *cl_of(const struct hstream *s)
+{
+    return s->wc->cl;
+}
+
+/* ---- header mutations ------------------------------------------------------------------- */
+
+static const char *mutation_value(struct hstream *s, const struct cfg_header_add *h)
+{
+    if (!h->fmt)
+        return h->value;
+    struct alog_ctx ctx;
+    alog_ctx_init(&ctx);
+    ctx.start_time = s->start_wall;
+    ctx.start_mono_ns = s->start_ns;
+    ctx.downstream_remote = s->hc->c->peer;
+    ctx.downstream_direct_remote = s->hc->c->peer;
+    ctx.downstream_local = s->hc->c->local;
+    ctx.upstream_cluster = s->cluster_name;
+    ctx.protocol = http_version_str(s->req.version);
+    ctx.connection_id = s->hc->c->id;
+    if (s->has_up_host)
+        ctx.upstream_host = s->up_host;
+    struct strbuf sb;
+    sb_init(&sb);
+    alog_format_write(h->fmt, &ctx, &sb);
+    const char *v = arena_strndup(&s->arena, sb.data, sb.len);
+    sb_fini(&sb);
+    return v ? v : "";
+}
+
+static void apply_adds(struct hstream *s, struct http_msg *m, const struct cfg_header_add *a,
+                       size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_header_add *h = &a[i];
+        const char *v = mutation_value(s, h);
+        if (!*v && !h->keep_empty_value)
+            continue;
+        bool present = http_msg_has(m, h->key);
+        switch (h->action) {
+        case APPEND_IF_EXISTS_OR_ADD:
+            http_msg_add(m, h->key, v);
+            break;
+        case ADD_IF_ABSENT:
+            if (!present)
+                http_msg_add(m, h->key, v);
+            break;
+        case OVERWRITE_IF_EXISTS_OR_ADD:
+            http_msg_set(m, h->key, v);
+            break;
+        case OVERWRITE_IF_EXISTS:
+            if (present)
+                http_msg_set(m, h->key, v);
+            break;
+        }
+    }
+}
+
+static void apply_removes(struct http_msg *m, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        http_msg_remove(m, names[i]);
+}
+
+/* Envoy's order: weighted cluster, route, virtual host, route configuration (the most
+ * specific level first; most_specific_header_mutations_wins reverses it). */
+static void mutate(struct hstream *s, bool request)
+{
+    const struct cfg_header_mutations *levels[4];
+    size_t n = 0;
+    if (s->wcl)
+        levels[n++] = &s->wcl->mut;
+    if (s->route)
+        levels[n++] = &s->route->mut;
+    if (s->vh)
+        levels[n++] = &s->vh->mut;
+    const struct cfg_route_config *rc = s->hc->cfg->route_config;
+    levels[n++] = &rc->mut;
+    bool reverse = rc->most_specific_header_mutations_wins;
+    struct http_msg *m = request ? &s->req : &s->resp;
+    for (size_t k = 0; k < n; k++) {
+        const struct cfg_header_mutations *mu = levels[reverse ? n - 1 - k : k];
+        if (request) {
+            apply_removes(m, mu->req_remove, mu->n_req_remove);
+            apply_adds(s, m, mu->req_add, mu->n_req_add);
+        } else {
+            apply_removes(m, mu->resp_remove, mu->n_resp_remove);
+            apply_adds(s, m, mu->resp_add, mu->n_resp_add);
+        }
+    }
+}
+
+/* ---- retry policy ----------------------------------------------------------------------- */
+
+static uint32_t parse_retry_on(const char *v, size_t n)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } names[] = {
+        {"5xx", RETRY_ON_5XX},
+        {"gateway-error", RETRY_ON_GATEWAY_ERROR},
+        {"reset", RETRY_ON_RESET},
+        {"reset-before-request", RETRY_ON_RESET_BEFORE_REQUEST},
+        {"connect-failure", RETRY_ON_CONNECT_FAILURE},
+        {"retriable-4xx", RETRY_ON_RETRIABLE_4XX},
+        {"refused-stream", RETRY_ON_REFUSED_STREAM},
+        {"retriable-status-codes", RETRY_ON_RETRIABLE_STATUS_CODES},
+        {"retriable-headers", RETRY_ON_RETRIABLE_HEADERS},
+        {"envoy-ratelimited", RETRY_ON_ENVOY_RATELIMITED},
+    };
+    uint32_t bits = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && v[j] != ',')
+            j++;
+        size_t a = i, b = j;
+        while (a < b && (v[a] == ' ' || v[a] == '\t'))
+            a++;
+        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\t'))
+            b--;
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+            if (strlen(names[k].name) == b - a && strncmp(names[k].name, v + a, b - a) == 0)
+                bits |= names[k].bit;
+        i = j + 1;
+    }
+    return bits;
+}
+
+static bool header_u64(const struct http_msg *m, const char *name, uint64_t *out)
+{
+    const struct http_slice *v = http_msg_get(m, name);
+    if (!v || v->n == 0 || v->n > 18)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->p[i] < '0' || v->p[i] > '9')
+            return false;
+        x = x * 10 + (uint64_t)(v->p[i] - '0');
+    }
+    *out = x;
+    return true;
+}
+
+/* Route policy plus the x-envoy-* request headers of trusted clients; the headers are
+ * consumed (never forwarded), like Envoy. */
+static void setup_policy(struct hstream *s)
+{
+    struct http_msg *req = &s->req;
+    const struct cfg_retry_policy *rp = s->act->retry;
+    s->retry = rp;
+    s->retry_on = rp ? rp->retry_on : 0;
+    s->retries_left = rp ? rp->num_retries : 0;
+    s->timeout_ms = s->act->timeout_ms;
+    s->per_try_ms = rp ? rp->per_try_timeout_ms : 0;
+    if (s->flags & HS_TRUSTED) {
+        const struct http_slice *v = http_msg_get(req, "x-envoy-retry-on");
+        uint64_t x;
+        if (v) {
+            s->retry_on |= parse_retry_on(v->p, v->n);
+            if (!rp)
+                s->retries_left = 1; /* a header policy alone gets Envoy's default of 1 */
+        }
+        if (header_u64(req, "x-envoy-max-retries", &x))
+            s->retries_left = (uint32_t)(x > 1000 ? 1000 : x);
+        if (header_u64(req, "x-envoy-upstream-rq-timeout-ms", &x))
+            s->timeout_ms = x;
+        if (header_u64(req, "x-envoy-upstream-rq-per-try-timeout-ms", &x))
+            s->per_try_ms = x;
+    }
+    if (!s->retry_on)
+        s->retries_left = 0;
+    static const char *const consumed[] = {"x-envoy-retry-on",
+                                           "x-envoy-retry-grpc-on",
+                                           "x-envoy-max-retries",
+                                           "x-envoy-upstream-rq-timeout-ms",
+                                           "x-envoy-upstream-rq-per-try-timeout-ms",
+                                           "x-envoy-retriable-status-codes",
+                                           "x-envoy-retriable-header-names",
+                                           "x-envoy-expected-rq-timeout-ms",
+                                           "x-envoy-upstream-rq-timeout-alt-response"};
+    for (size_t i = 0; i < sizeof(consumed) / sizeof(consumed[0]); i++)
+        http_msg_remove(req, consumed[i]);
+    const struct cfg_router *router = s->hc->cfg->router;
+    if (!router || !router->suppress_envoy_headers) {
+        uint64_t expected = s->per_try_ms && (!s->timeout_ms || s->per_try_ms < s->timeout_ms)
+                                ? s->per_try_ms
+                                : s->timeout_ms;
+        if (expected) {
+            char buf[24];
+            snprintf(buf, sizeof(buf), "%llu", (unsigned long long)expected);
+            http_msg_set(req, "x-envoy-expected-rq-timeout-ms", buf);
+        }
+    }
+}
+
+static bool status_retriable(const struct hstream *s, int st)
+{
+    uint32_t on = s->retry_on;
+    if ((on & RETRY_ON_5XX) && st >= 500)
+        return true;
+    if ((on & RETRY_ON_GATEWAY_ERROR) && (st == 502 || st == 503 || st == 504))
+        return true;
+    if ((on & RETRY_ON_RETRIABLE_4XX) && st == 409)
+        return true;
+    if ((on & RETRY_ON_RETRIABLE_STATUS_CODES) && s->retry)
+        for (size_t i = 0; i < s->retry->n_retriable_status_codes; i++)
+            if ((int)s->retry->retriable_status_codes[i] == st)
+                return true;
+    return false;
+}
+
+static bool failure_retriable(const struct hstream *s, enum attempt_failure why)
+{
+    uint32_t on = s->retry_on;
+    switch (why) {
+    case FAIL_CONNECT:
+        return on & (RETRY_ON_CONNECT_FAILURE | RETRY_ON_5XX | RETRY_ON_GATEWAY_ERROR |
+                     RETRY_ON_RESET | RETRY_ON_RESET_BEFORE_REQUEST);
+    case FAIL_RESET:
+        return on & (RETRY_ON_RESET | RETRY_ON_5XX | RETRY_ON_GATEWAY_ERROR);
+    case FAIL_TIMEOUT:
+        return on & (RETRY_ON_RESET | RETRY_ON_5XX | RETRY_ON_GATEWAY_ERROR);
+    case FAIL_PROTOCOL:
+        return on & (RETRY_ON_RESET | RETRY_ON_5XX);
+    }
+    return false;
+}
+
+/* Envoy's back-off: fully jittered, the N-th retry waits a random time in
+ * [0, (2^N - 1) × base_interval], capped at max_interval. */
+static uint64_t backoff_ms(struct hstream *s)
+{
+    uint64_t base = s->retry ? s->retry->base_interval_ms : 25;
+    uint64_t max = s->retry ? s->retry->max_interval_ms : 250;
+    uint32_t n = s->attempts; /* retries so far + 1 */
+    uint64_t ceiling = n >= 30 ? max : ((1ull << n) - 1) * base;
+    if (ceiling > max)
+        ceiling = max;
+    return ceiling ? worker_rand(s->hc->w) % (ceiling + 1) : 0;
+}
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    attempt_start(arg);
+}
+
+/* Returns true when a retry was scheduled. */
+static bool try_retry(struct hstream *s, bool would_retry)
+{
+    if (!would_retry || (s->flags & (HS_RESP_STARTED | HS_NO_RETRY_BODY)))
+        return false;
+    if (s->retries_left == 0) {
+        stats_inc(cstats(s), CLUSTER_upstream_rq_retry_limit_exceeded);
+        s->response_flags |= RF_UPSTREAM_RETRY_LIMIT_EXCEEDED;
+        return false;
+    }
+    struct cluster *cl = cl_of(s);
+    if ((uint32_t)__atomic_load_n(&cl->cb_retries, __ATOMIC_RELAXED) >= cl->cfg->cb.max_retries) {
+        stats_inc(cstats(s), CLUSTER_upstream_rq_retry_overflow);
+        return false;
+    }
+    s->retries_left--;
+    s->retried = true;
+    stats_inc(cstats(s), CLUSTER_upstream_rq_retry);
+    stats_inc(cstats(s), CLUSTER_upstream_rq_retry_backoff_exponential);
+    uint64_t ms = backoff_ms(s);
+    evtimer_assign(&s->backoff_timer, s->hc->w->base, on_backoff, s);
+    arm(&s->backoff_timer, ms);
+    log_debug(LC_UPSTREAM, "[C%llu] retrying in %llu ms (%u left)",
+              (unsigned long long)s->hc->c->id, (unsigned long long)ms, s->retries_left);
+    return true;
+}
+
+/* ---- timeouts ----------------------------------------------------------------------------- */
+
+static void on_global_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct hstream *s = arg;
+    (void)fd;
+    (void)what;
+    stats_inc(cstats(s), CLUSTER_upstream_rq_timeout);
+    if (s->up && s->up->host)
+        stats_inc(s->up->host->stats, HOST_rq_error);
+    attempt_release(s, false);
+    evtimer_del(&s->backoff_timer);
+    hcm_local_reply(s, 504, RF_UPSTREAM_REQUEST_TIMEOUT, "upstream_response_timeout",
+                    "upstream request timeout");
+}
+
+static void on_try_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct hstream *s = arg;
+    (void)fd;
+    (void)what;
+    stats_inc(cstats(s), CLUSTER_upstream_rq_per_try_timeout);
+    attempt_failed(s, FAIL_TIMEOUT);
+}
+
+static void start_timers(struct hstream *s)
+{
+    if (s->timeout_ms && !evtimer_pending(&s->global_timer, NULL)) {
+        evtimer_assign(&s->global_timer, s->hc->w->base, on_global_timeout, s);
+        arm(&s->global_timer, s->timeout_ms);
+    }
+}
+
+static void start_try_timer(struct hstream *s)
+{
+    if (s->per_try_ms) {
+        evtimer_assign(&s->try_timer, s->hc->w->base, on_try_timeout, s);
+        arm(&s->try_timer, s->per_try_ms);
+    }
+}
+
+/* ---- the request upstream ---------------------------------------------------------------- */
+
+static bool keep_body(const struct hstream *s)
+{
+    return s->retries_left > 0 && !(s->flags & HS_NO_RETRY_BODY);
+}
+
+/* Writes what the attempt has not sent of the request body yet (all of it, moved, when no
+ * retry can need it again; a copy otherwise). */
+static void send_body(struct hstream *s)
+{
+    struct upstream_req *ur = s->up;
+    struct conn *uc = ur->pc->c;
+    size_t len = evbuffer_get_length(s->body);
+    if (!keep_body(s) && ur->body_off) {
+        evbuffer_drain(s->body, ur->body_off);
+        ur->body_off = 0;
+        len = evbuffer_get_length(s->body);
+    }
+    size_t n = len - ur->body_off;
+    if (n > 0) {
+        bool chunked = s->req.body == HTTP_BODY_CHUNKED;
+        if (keep_body(s)) {
+            struct evbuffer *tmp = evbuffer_new();
+            struct evbuffer_ptr pos;
+            evbuffer_ptr_set(s->body, &pos, ur->body_off, EVBUFFER_PTR_SET);
+            struct evbuffer_iovec v[8];
+            size_t left = n;
+            while (left && tmp) {
+                int nv = evbuffer_peek(s->body, (ev_ssize_t)left, &pos, v, 8);
+                for (int i = 0; i < nv && left; i++) {
+                    size_t take = v[i].iov_len < left ? v[i].iov_len : left;
+                    evbuffer_add(tmp, v[i].iov_base, take);
+                    left -= take;
+                }
+                evbuffer_ptr_set(s->body, &pos, ur->body_off + (n - left), EVBUFFER_PTR_SET);
+                if (nv <= 0)
+                    break;
+            }
+            if (tmp) {
+                if (chunked)
+                    h1_write_chunk(uc->out, tmp, evbuffer_get_length(tmp));
+                else
+                    evbuffer_add_buffer(uc->out, tmp);
+                evbuffer_free(tmp);
+            }
+            ur->body_off += n;
+        } else if (chunked) {
+            h1_write_chunk(uc->out, s->body, n);
+        } else {
+            evbuffer_add_buffer(uc->out, s->body);
+        }
+    }
+    if ((s->flags & HS_REQ_DONE) && !ur->req_done) {
+        ur->req_done = true;
+        if (s->req.body == HTTP_BODY_CHUNKED)
+            h1_write_last_chunk(uc->out, NULL);
+        start_try_timer(s);
+    }
+    conn_flush(uc);
+    if (conn_is_above_high(uc))
+        hcm_pause_request(s, true);
+}
+
+static void send_request(struct hstream *s)
+{
+    struct upstream_req *ur = s->up;
+    struct conn *uc = ur->pc->c;
+    enum http_body_kind framing = s->req.body;
+    if (framing == HTTP_BODY_UNTIL_CLOSE || framing == HTTP_BODY_TUNNEL)
+        framing = HTTP_BODY_NONE;
+    if (s->req.end_stream && framing != HTTP_BODY_LENGTH)
+        framing = HTTP_BODY_NONE;
+    int rc = h1_write_request_head(uc->out, &s->req, framing, s->req.content_length, 0);
+    if (rc < 0) {
+        attempt_release(s, false);
+        hcm_local_reply(s, 503, RF_LOCAL_RESET, "request_encode_error", "invalid request");
+        return;
+    }
+    ur->head_sent = true;
+    ur->pc->requests++;
+    ur->start_ns = alog_mono_ns();
+    h1_parser_expect_response(&ur->parser, s->req.method, false);
+    send_body(s);
+}
+
+/* ---- the response ------------------------------------------------------------------------- */
+
+static void count_upstream_status(struct hstream *s, int st)
+{
+    static const unsigned ids[] = {CLUSTER_upstream_rq_1xx, CLUSTER_upstream_rq_2xx,
+                                   CLUSTER_upstream_rq_3xx, CLUSTER_upstream_rq_4xx,
+                                   CLUSTER_upstream_rq_5xx};
+    if (st >= 100 && st < 600)
+        stats_inc(cstats(s), ids[st / 100 - 1]);
+}
+
+static void response_complete(struct hstream *s)
+{
+    struct upstream_req *ur = s->up;
+    bool reusable = (ur->parser.flags & H1_MF_KEEP_ALIVE) && ur->req_done;
+    stats_inc(cstats(s), CLUSTER_upstream_rq_completed);
+    stats_inc(ur->host->stats, HOST_rq_success);
+    if (s->retried)
+        stats_inc(cstats(s), CLUSTER_upstream_rq_retry_success);
+    attempt_release(s, reusable);
+    evtimer_del(&s->global_timer);
+    hcm_response_done(s);
+}
+
+/* The final response head arrived. Returns false when the stream moved on (retry, reply). */
+static bool on_response_head(struct hstream *s)
+{
+    struct upstream_req *ur = s->up;
+    int st = s->resp.status;
+    count_upstream_status(s, st);
+    evtimer_del(&s->try_timer);
+    if (status_retriable(s, st) && (s->flags & HS_REQ_DONE)) {
+        if (s->retries_left > 0 && try_retry(s, true)) {
+            stats_inc(ur->host->stats, HOST_rq_error);
+            attempt_release(s, false); /* drop the rest of this response with the conn */
+            http_msg_reset(&s->resp);
+            return false;
+        }
+        if (s->retries_left == 0 && s->retry_on) {
+            stats_inc(cstats(s), CLUSTER_upstream_rq_retry_limit_exceeded);
+            s->response_flags |= RF_UPSTREAM_RETRY_LIMIT_EXCEEDED;
+        }
+    }
+    if (st >= 500)
+        stats_inc(ur->host->stats, HOST_rq_error);
+    mutate(s, false);
+    const struct cfg_router *router = s->hc->cfg->router;
+    if (!router || !router->suppress_envoy_headers) {
+        char buf[24];
+        int64_t ms = (alog_mono_ns() - ur->start_ns) / 1000000;
+        snprintf(buf, sizeof(buf), "%lld", (long long)(ms < 0 ? 0 : ms));
+        http_msg_set(&s->resp, "x-envoy-upstream-service-time", buf);
+    }
+    s->details = "via_upstream";
+    return hcm_send_response_head(s) == 0;
+}
+
+static void up_read(struct conn *c)
+{
+    struct upstream_req *ur = c->ctx;
+    struct hstream *s = ur->s;
+    struct evbuffer *in = c->in;
+    if (evbuffer_get_length(in) && !ur->resp_bytes) {
+        ur->resp_bytes = true;
+        s->up_first_ns = alog_mono_ns();
+    }
+    while (s->up == ur && evbuffer_get_length(in)) {
+        if (hcm_downstream_full(s)) {
+            conn_read_disable(c); /* resumed by router_on_downstream_drained */
+            return;
+        }
+        struct evbuffer_iovec seg;
+        if (evbuffer_peek(in, -1, NULL, &seg, 1) < 1)
+            return;
+        struct h1_result r;
+        int ev = h1_parse(&ur->parser, &s->resp, seg.iov_base, seg.iov_len, &r);
+        if (ev < 0) {
+            stats_inc(cstats(s), CLUSTER_upstream_cx_protocol_error);
+            log_debug(LC_UPSTREAM, "[C%llu] bad response from %s: %s",
+                      (unsigned long long)s->hc->c->id, ur->host->addr_str,
+                      ur->parser.err_detail ? ur->parser.err_detail : "?");
+            attempt_failed(s, FAIL_PROTOCOL);
+            return;
+        }
+        if (ev == H1_EV_BODY) {
+            evbuffer_drain(in, r.body_off);
+            hcm_send_response_body(s, in, r.body_len);
+            evbuffer_drain(in, r.consumed - r.body_off - r.body_len);
+            if (r.end_stream)
+                response_complete(s);
+            continue;
+        }
+        evbuffer_drain(in, r.consumed);
+        switch (ev) {
+        case H1_EV_HEAD:
+            if (ur->parser.flags & H1_MF_INFORMATIONAL) {
+                http_msg_reset(&s->resp); /* 1xx: Envoy answers 100-continue itself */
+                continue;
+            }
+            ur->resp_head = true;
+            if (!on_response_head(s))
+                return;
+            if (r.end_stream)
+                response_complete(s);
+            continue;
+        case H1_EV_DONE:
+            response_complete(s);
+            return;
+        case H1_EV_NEED_MORE:
+            if (r.consumed == 0)
+                return;
+            continue;
+        default:
+            continue;
+        }
+    }
+}
+
+static void up_write_low(struct conn *c)
+{
+    struct upstream_req *ur = c->ctx;
+    hcm_pause_request(ur->s, false);
+}
+
+static bool idempotent(enum http_method m)
+{
+    return m == HTTP_METHOD_GET || m == HTTP_METHOD_HEAD || m == HTTP_METHOD_OPTIONS ||
+           m == HTTP_METHOD_TRACE || m == HTTP_METHOD_PUT || m == HTTP_METHOD_DELETE;
+}
+
+static void up_event(struct conn *c, enum conn_event ev)
+{
+    struct upstream_req *ur = c->ctx;
+    struct hstream *s = ur->s;
+    switch (ev) {
+    case CONN_EV_CONNECTED:
+        ur->connected = true;
+        ur->pc->connected = true;
+        stats_inc(cstats(s), CLUSTER_upstream_cx_active);
+        stats_inc(ur->host->stats, HOST_cx_active);
+        s->up_host = c->peer;
+        s->up_local = c->local;
+        s->has_up_host = true;
+        conn_read_enable(c);
+        send_request(s);
+        return;
+    case CONN_EV_TIMEOUT:
+        stats_inc(cstats(s), CLUSTER_upstream_cx_connect_timeout);
+        /* fall through */
+    case CONN_EV_ERROR:
+        if (!ur->connected) {
+            stats_inc(cstats(s), CLUSTER_upstream_cx_connect_fail);
+            stats_inc(ur->host->stats, HOST_cx_connect_fail);
+            attempt_failed(s, FAIL_CONNECT);
+            return;
+        }
+        break;
+    case CONN_EV_EOF:
+        if (ur->resp_head) {
+            /* An until-close body ends here; any other framing was cut short. */
+            struct h1_result r;
+            int rc = h1_parse_eof(&ur->parser, &s->resp, &r);
+            if (rc == H1_EV_DONE) {
+                response_complete(s);
+                return;
+            }
+        }
+        break;
+    case CONN_EV_DRAINED:
+        return;
+    }
+    /* The connection ended before the response was complete. */
+    stats_inc(cstats(s), CLUSTER_upstream_cx_destroy_remote);
+    stats_inc(cstats(s), CLUSTER_upstream_rq_rx_reset);
+    if (ur->resp_head) {
+        attempt_release(s, false);
+        hcm_reset(s, RF_UPSTREAM_CONNECTION_TERMINATION, "upstream_reset_after_response_started");
+        return;
+    }
+    /* A pooled connection the origin closed just as we reused it (Envoy's 503 UC race):
+     * nothing of the response arrived, so send the request again on a fresh connection,
+     * once, when the method allows it. */
+    if (ur->reused && !ur->resp_bytes && !(s->flags & HS_RESP_STARTED) &&
+        idempotent(s->req.method) && !(s->flags & HS_NO_RETRY_BODY) && !s->n_replays) {
+        s->n_replays++;
+        log_debug(LC_UPSTREAM,
+                  "[C%llu] pooled connection to %s closed before the response; "
+                  "sending again on a new connection",
+                  (unsigned long long)s->hc->c->id, ur->host->addr_str);
+        attempt_release(s, false);
+        s->attempts--; /* not a retry: the request never reached the origin's application */
+        s->force_new_conn = true;
+        attempt_start(s);
+        return;
+    }
+    attempt_failed(s, FAIL_RESET);
+}
+
+static const struct conn_cbs up_cbs = {
+    .on_read = up_read,
+    .on_write_low = up_write_low,
+    .on_event = up_event,
+};
+
+/* ---- attempts ----------------------------------------------------------------------------- */
+
+static void attempt_release(struct hstream *s, bool reusable)
+{
+    struct upstream_req *ur = s->up;
+    if (!ur)
+        return;
+    s->up = NULL;
+    evtimer_del(&s->try_timer);
+    struct cluster *cl = cl_of(s);
+    __atomic_sub_fetch(&cl->cb_rq, 1, __ATOMIC_RELAXED);
+    stats_dec(cstats(s), CLUSTER_upstream_rq_active);
+    stats_dec(ur->host->stats, HOST_rq_active);
+    if (ur->pc) {
+        if (reusable) {
+            pool_release(ur->pc, true);
+        } else {
+            if (ur->connected && !ur->resp_bytes)
+                stats_inc(cstats(s), CLUSTER_upstream_rq_tx_reset);
+            pool_close(ur->pc, false);
+        }
+    }
+    h1_parser_fini(&ur->parser);
+    host_unref(ur->host);
+    free(ur);
+    router_conn_available(s->hc->w, cl);
+}
+
+static void attempt_failed(struct hstream *s, enum attempt_failure why)
+{
+    struct upstream_req *ur = s->up;
+    if (ur)
+        stats_inc(ur->host->stats, HOST_rq_error);
+    attempt_release(s, false);
+    if (try_retry(s, failure_retriable(s, why)))
+        return;
+    switch (why) {
+    case FAIL_CONNECT:
+        hcm_local_reply(s, 503, RF_UPSTREAM_CONNECTION_FAILURE,
+                        "upstream_reset_before_response_started{connection_failure}",
+                        BODY_CONNECT_FAILURE);
+        return;
+    case FAIL_RESET:
+        hcm_local_reply(s, 503, RF_UPSTREAM_CONNECTION_TERMINATION,
+                        "upstream_reset_before_response_started{connection_termination}",
+                        BODY_TERMINATION);
+        return;
+    case FAIL_TIMEOUT:
+        stats_inc(cstats(s), CLUSTER_upstream_rq_timeout);
+        hcm_local_reply(s, 504, RF_UPSTREAM_REQUEST_TIMEOUT, "upstream_per_try_timeout",
+                        "upstream request timeout");
+        return;
+    case FAIL_PROTOCOL:
+        if (s->flags & HS_RESP_STARTED) {
+            hcm_reset(s, RF_UPSTREAM_PROTOCOL_ERROR,
+                      "upstream_reset_after_response_started{protocol_error}");
+            return;
+        }
+        hcm_local_reply(s, 502, RF_UPSTREAM_PROTOCOL_ERROR,
+                        "upstream_reset_before_response_started{protocol_error}",
+                        UPSTREAM_FAILURE_BODY "reset reason: protocol error");
+        return;
+    }
+}
+
+static bool tried(const struct hstream *s, const struct host *h)
+{
+    for (uint32_t i = 0; i < s->n_tried; i++)
+        if (s->tried[i] == h)
+            return true;
+    return false;
+}
+
+static struct host *pick_host(struct hstream *s)
+{
+    struct host *prev = s->n_tried ? s->tried[s->n_tried - 1] : NULL;
+    struct host *h = lb_pick(s->hc->w, s->wc, prev);
+    if (!h || !s->retry || !s->retry->previous_hosts)
+        return h;
+    /* retry_host_predicate previous_hosts: re-pick up to host_selection_retry_max_attempts. */
+    for (uint32_t i = 0; i < s->retry->host_selection_retry_max_attempts && tried(s, h); i++) {
+        struct host *again = lb_pick(s->hc->w, s->wc, h);
+        if (!again)
+            break;
+        h = again;
+    }
+    return h;
+}
+
+static void attempt_start(struct hstream *s)
+{
+    struct cluster *cl = cl_of(s);
+    struct host *h = pick_host(s);
+    if (!h) {
+        stats_inc(cstats(s), CLUSTER_upstream_cx_none_healthy);
+        hcm_local_reply(s, 503, RF_NO_HEALTHY_UPSTREAM, "no_healthy_upstream",
+                        "no healthy upstream");
+        return;
+    }
+    if ((uint32_t)__atomic_load_n(&cl->cb_rq, __ATOMIC_RELAXED) >= cl->cfg->cb.max_requests) {
+        stats_inc(cstats(s), CLUSTER_upstream_rq_pending_overflow);
+        hcm_local_reply(s, 503, RF_UPSTREAM_OVERFLOW,
+                        "upstream_reset_before_response_started{overflow}", BODY_OVERFLOW);
+        return;
+    }
+    struct pconn *pc = NULL;
+    bool reused = false;
+    int rc = pool_get(s->hc->w, cl, h, s->force_new_conn, &pc, &reused);
+    s->force_new_conn = false;
+    if (rc == -RM_ELIMIT) {
+        /* max_connections reached: wait for one (max_pending_requests bounds the queue). */
+        if ((uint32_t)__atomic_load_n(&cl->cb_pending, __ATOMIC_RELAXED) >=
+            cl->cfg->cb.max_pending_requests) {
+            stats_inc(cstats(s), CLUSTER_upstream_rq_pending_overflow);
+            hcm_local_reply(s, 503, RF_UPSTREAM_OVERFLOW,
+                            "upstream_reset_before_response_started{overflow}", BODY_OVERFLOW);
+            return;
+        }
+        __atomic_add_fetch(&cl->cb_pending, 1, __ATOMIC_RELAXED);
+        stats_inc(cstats(s), CLUSTER_upstream_rq_pending_total);
+        stats_inc(cstats(s), CLUSTER_upstream_rq_pending_active);
+        s->flags |= HS_PENDING;
+        list_add_tail(&s->wc->pending, &s->pending_node);
+        return;
+    }
+    if (rc < 0) {
+        stats_inc(cstats(s), CLUSTER_upstream_cx_connect_fail);
+        hcm_local_reply(s, 503, RF_UPSTREAM_CONNECTION_FAILURE,
+                        "upstream_reset_before_response_started{connection_failure}",
+                        BODY_CONNECT_FAILURE);
+        return;
+    }
+    struct upstream_req *ur = calloc(1, sizeof(*ur));
+    if (!ur) {
+        pool_release(pc, reused);
+        hcm_local_reply(s, 503, RF_LOCAL_RESET, "out_of_memory", "out of memory");
+        return;
+    }
+    ur->s = s;
+    ur->pc = pc;
+    ur->host = host_ref(h);
+    ur->reused = reused;
+    h1_parser_init(&ur->parser, H1_ROLE_CLIENT, NULL);
+    s->up = ur;
+    s->attempts++;
+    if (s->n_tried < sizeof(s->tried) / sizeof(s->tried[0]))
+        s->tried[s->n_tried++] = h;
+    else
+        s->tried[s->n_tried - 1] = h;
+    __atomic_add_fetch(&cl->cb_rq, 1, __ATOMIC_RELAXED);
+    stats_inc(cstats(s), CLUSTER_upstream_rq_total);
+    stats_inc(cstats(s), CLUSTER_upstream_rq_active);
+    stats_inc(h->stats, HOST_rq_total);
+    stats_inc(h->stats, HOST_rq_active);
+    conn_set_cbs(pc->c, &up_cbs, ur);
+    if (reused) {
+        ur->connected = true;
+        s->up_host = pc->c->peer;
+        s->up_local = pc->c->local;
+        s->has_up_host = true;
+        conn_read_enable(pc->c);
+        send_request(s);
+    }
+}
+
+void router_conn_available(struct worker *w, struct cluster *cl)
+{
+    if (w->stopping || cl->index >= w->n_clusters)
+        return;
+    struct worker_cluster *wc = &w->clusters[cl->index];
+    if (list_empty(&wc->pending))
+        return;
+    struct hstream *s = list_entry(wc->pending.next, struct hstream, pending_node);
+    list_del(&s->pending_node);
+    s->flags &= ~HS_PENDING;
+    __atomic_sub_fetch(&cl->cb_pending, 1, __ATOMIC_RELAXED);
+    stats_dec(cl->stats, CLUSTER_upstream_rq_pending_active);
+    attempt_start(s);
+}
+
+/* ---- entry points from hcm.c ------------------------------------------------------------- */
+
+static const char *pick_cluster(struct hstream *s)
+{
+    const struct cfg_route_action *a = s->act;
+    switch (a->spec) {
+    case CSPEC_CLUSTER:
+        return a->cluster;
+    case CSPEC_WEIGHTED: {
+        const struct cfg_weighted_cluster_http *wcl =
+            route_pick_weighted(a, worker_rand(s->hc->w), NULL);
+        s->wcl = wcl;
+        return wcl ? wcl->name : NULL;
+    }
+    case CSPEC_HEADER: {
+        const struct http_slice *v = http_msg_get(&s->req, a->cluster_header);
+        return v && v->n ? arena_strndup(&s->arena, v->p, v->n) : NULL;
+    }
+    }
+    return NULL;
+}
+
+void router_on_request_head(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    struct stats_block *hs = hc->rt->stats;
+    const struct cfg_route_config *rc = hc->cfg->route_config;
+    struct http_msg *req = &s->req;
+    s->vh = route_find_vhost(rc, req->authority.p, req->authority.n);
+    s->route = s->vh ? route_match(s->vh, req, worker_rand(hc->w), NULL) : NULL;
+    if (!s->route) {
+        stats_inc(hs, HTTP_no_route);
+        hcm_local_reply(s, 404, RF_NO_ROUTE_FOUND, "route_not_found", "");
+        return;
+    }
+    const struct cfg_route *rt = s->route;
+    if (rt->kind == ROUTE_DIRECT) {
+        stats_inc(hs, HTTP_rq_direct_response);
+        hcm_local_reply(s, rt->direct.status, RF_NONE, "direct_response",
+                        rt->direct.body ? rt->direct.body : "");
+        return;
+    }
+    if (rt->kind == ROUTE_REDIRECT) {
+        stats_inc(hs, HTTP_rq_redirect);
+        struct http_slice loc = {0};
+        int lrc = route_redirect_location(rt, req, &s->arena, &loc);
+        http_msg_reset(&s->resp);
+        if (lrc == 0 && loc.p)
+            http_hdrs_set(&s->resp.headers, "location", 8, loc.p, loc.n);
+        s->resp.status = rt->redirect.response_code;
+        s->resp.body = HTTP_BODY_LENGTH;
+        s->resp.content_length = 0;
+        s->details = "direct_response";
+        if (hcm_send_response_head(s) == 0) {
+            hcm_response_done(s);
+        }
+        return;
+    }
+    s->act = &rt->action;
+    s->cluster_name = pick_cluster(s);
+    s->wc = s->cluster_name ? worker_find_cluster(hc->w, s->cluster_name) : NULL;
+    if (!s->wc) {
+        stats_inc(hs, HTTP_no_cluster);
+        hcm_local_reply(s, 503, RF_NO_CLUSTER_FOUND, "cluster_not_found", "");
+        return;
+    }
+    setup_policy(s);
+    mutate(s, true);
+    struct http_slice np = {0};
+    if (route_path_rewrite(rt, req->path.p, req->path.n, &s->arena, &np) == 0 && np.p) {
+        /* Envoy keeps the original for logs and the origin: x-envoy-original-path. */
+        http_hdrs_set(&req->headers, "x-envoy-original-path", 21, req->path.p, req->path.n);
+        http_msg_set_path(req, np.p, np.n);
+    }
+    if (s->act->host_rewrite_literal)
+        http_msg_set_authority(req, s->act->host_rewrite_literal,
+                               strlen(s->act->host_rewrite_literal));
+    if (s->flags & HS_EXPECT_100) {
+        /* Envoy answers Expect: 100-continue itself and does not forward it. */
+        http_msg_remove(req, "expect");
+        h1_write_continue(hc->c->out);
+        conn_flush(hc->c);
+    }
+    if (s->flags & HS_REQ_DONE)
+        start_timers(s);
+    attempt_start(s);
+}
+
+void router_on_request_data(struct hstream *s, size_t n, bool end)
+{
+    (void)n;
+    if (s->flags & HS_DONE)
+        return;
+    uint32_t limit = s->hc->c->limit;
+    if (!(s->flags & HS_NO_RETRY_BODY) && s->body_bytes > limit) {
+        /* Envoy: a body larger than the buffer limit cannot be replayed, so no retry. */
+        s->flags |= HS_NO_RETRY_BODY;
+    }
+    if (end)
+        start_timers(s);
+    if (s->up && s->up->connected && s->up->head_sent)
+        send_body(s);
+    else if (evbuffer_get_length(s->body) > limit)
+        hcm_pause_request(s, true); /* wait for the connection before reading more */
+}
+
+void router_on_downstream_drained(struct hstream *s)
+{
+    if (s->up && s->up->pc && s->up->pc->c)
+        conn_read_enable(s->up->pc->c);
+    if (s->up && s->up->pc && evbuffer_get_length(s->up->pc->c->in))
+        up_read(s->up->pc->c);
+}
+
+void router_stream_done(struct hstream *s)
+{
+    if (s->flags & HS_PENDING) {
+        struct cluster *cl = cl_of(s);
+        list_del(&s->pending_node);
+        s->flags &= ~HS_PENDING;
+        __atomic_sub_fetch(&cl->cb_pending, 1, __ATOMIC_RELAXED);
+        stats_dec(cl->stats, CLUSTER_upstream_rq_pending_active);
+    }
+    evtimer_del(&s->backoff_timer);
+    evtimer_del(&s->global_timer);
+    attempt_release(s, false);
+}
