@@ -274,12 +274,12 @@ static int http_filter(struct cfg_ctx *ctx, const struct vt_node *n, const char 
         if (optional) {
             /* HttpFilter.is_optional: "clients that do not support this filter may ignore
              * the filter but otherwise accept the config". */
-            cfg_warn_add(ctx->err, at ? at : n, tc ? cfg_obj_path(ctx, &o, "typed_config") : path,
+            cfg_warn_add(ctx->err, at ? at : n, cfg_obj_path(ctx, &o, tc ? "typed_config" : "name"),
                          "%s: the filter is optional (is_optional: true) and is skipped", why);
             return 0;
         }
-        cfg_err_add(ctx->err, at ? at : n, tc ? cfg_obj_path(ctx, &o, "typed_config") : path, "%s",
-                    why);
+        cfg_err_add(ctx->err, at ? at : n, cfg_obj_path(ctx, &o, tc ? "typed_config" : "name"),
+                    "%s", why);
         return -RM_ECONFIG;
     }
     f->name = name;

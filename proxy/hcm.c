@@ -362,6 +362,9 @@ static void conn_done(struct hcm_conn *hc, bool reset)
     if (hc->closed)
         return;
     hc->closed = true;
+    log_debug(LC_CONNECTION, "[C%llu] http connection done (%s, %u requests, stream %s)",
+              (unsigned long long)hc->c->id, reset ? "reset" : "close", hc->n_requests,
+              hc->s ? "open" : "none");
     if (hc->s) {
         struct hstream *s = hc->s;
         if (!(s->flags & HS_RESP_DONE)) {
@@ -695,7 +698,8 @@ int hcm_send_response_head(struct hstream *s)
     s->status = st;
     count_status(s, st);
     evtimer_del(&s->req_timer);
-    conn_flush(hc->c);
+    /* No flush here: the body (or the end of the response) usually follows in the same
+     * loop pass, and head + body then leave in one write. Callers flush. */
     touch(s);
     return 0;
 }
@@ -731,6 +735,11 @@ void hcm_response_done(struct hstream *s)
         hc->close_after = true;
     }
     stream_finish(s);
+}
+
+void hcm_flush(struct hstream *s)
+{
+    conn_flush(s->hc->c);
 }
 
 bool hcm_downstream_full(const struct hstream *s)

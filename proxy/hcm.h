@@ -123,6 +123,7 @@ struct hstream {
     bool retried;        /* at least one retry ran (for retry_success) */
     uint32_t n_replays;  /* transparent re-sends after a pooled-conn race */
     bool force_new_conn; /* the next attempt must not reuse a pooled conn */
+    bool mirrored;       /* request_mirror_policies already sent */
 };
 
 /* ---- hcm.c, for router.c ----------------------------------------------------------------- */
@@ -144,6 +145,8 @@ void hcm_response_done(struct hstream *s);
 void hcm_reset(struct hstream *s, uint32_t rf, const char *details);
 /* Flow control: pause/resume reading the downstream request body. */
 void hcm_pause_request(struct hstream *s, bool pause);
+/* Writes what is queued downstream (after a head without body yet). */
+void hcm_flush(struct hstream *s);
 /* True when the downstream output is above its high watermark. */
 bool hcm_downstream_full(const struct hstream *s);
 

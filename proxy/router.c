@@ -377,7 +377,8 @@ static void start_try_timer(struct hstream *s)
 
 static bool keep_body(const struct hstream *s)
 {
-    return s->retries_left > 0 && !(s->flags & HS_NO_RETRY_BODY);
+    /* Kept (copied per attempt) while a retry or a mirror may need it again. */
+    return (s->retries_left > 0 || (s->act && s->act->n_mirrors)) && !(s->flags & HS_NO_RETRY_BODY);
 }
 
 /* Writes what the attempt has not sent of the request body yet (all of it, moved, when no
@@ -547,8 +548,10 @@ static void up_read(struct conn *c)
             evbuffer_drain(in, r.body_off);
             hcm_send_response_body(s, in, r.body_len);
             evbuffer_drain(in, r.consumed - r.body_off - r.body_len);
-            if (r.end_stream)
-                response_complete(s);
+            if (r.end_stream) {
+                response_complete(s); /* frees |s| */
+                return;
+            }
             continue;
         }
         evbuffer_drain(in, r.consumed);
@@ -561,8 +564,12 @@ static void up_read(struct conn *c)
             ur->resp_head = true;
             if (!on_response_head(s))
                 return;
-            if (r.end_stream)
-                response_complete(s);
+            if (!r.end_stream && evbuffer_get_length(in) == 0)
+                hcm_flush(s); /* the body comes later: the head leaves now */
+            if (r.end_stream) {
+                response_complete(s); /* frees |s| */
+                return;
+            }
             continue;
         case H1_EV_DONE:
             response_complete(s);
@@ -843,6 +850,218 @@ void router_conn_available(struct worker *w, struct cluster *cl)
     attempt_start(s);
 }
 
+/* ---- request mirroring (shadowing) ------------------------------------------------------------
+ * A copy of the complete request goes to each mirror cluster with "-shadow" appended to the
+ * host, fire and forget: the shadow's response is read and dropped, its failures are only
+ * counted, and nothing about it ever touches the primary response (Envoy's semantics).
+ * Requests whose body was too large to keep are not mirrored. */
+
+#define SHADOW_TIMEOUT_MS 15000
+
+struct shadow {
+    struct worker *w;
+    struct cluster *cl;
+    struct pconn *pc;
+    struct arena arena;
+    struct http_msg resp;
+    struct h1_parser parser;
+    struct evbuffer *req; /* the serialized request, written once connected */
+    struct event timer;
+    enum http_method method;
+};
+
+static void shadow_free(struct shadow *sh, bool reusable)
+{
+    evtimer_del(&sh->timer);
+    __atomic_sub_fetch(&sh->cl->cb_rq, 1, __ATOMIC_RELAXED);
+    stats_dec(sh->cl->stats, CLUSTER_upstream_rq_active);
+    if (sh->pc) {
+        if (reusable)
+            pool_release(sh->pc, true);
+        else
+            pool_close(sh->pc, false);
+    }
+    h1_parser_fini(&sh->parser);
+    evbuffer_free(sh->req);
+    arena_fini(&sh->arena);
+    free(sh);
+}
+
+static void shadow_send(struct shadow *sh)
+{
+    struct conn *c = sh->pc->c;
+    evbuffer_add_buffer(c->out, sh->req);
+    sh->pc->requests++;
+    h1_parser_expect_response(&sh->parser, sh->method, false);
+    conn_read_enable(c);
+    conn_flush(c);
+}
+
+static void shadow_read(struct conn *c)
+{
+    struct shadow *sh = c->ctx;
+    struct evbuffer *in = c->in;
+    while (evbuffer_get_length(in)) {
+        struct evbuffer_iovec seg;
+        if (evbuffer_peek(in, -1, NULL, &seg, 1) < 1)
+            return;
+        struct h1_result r;
+        int ev = h1_parse(&sh->parser, &sh->resp, seg.iov_base, seg.iov_len, &r);
+        if (ev < 0) {
+            stats_inc(sh->cl->stats, CLUSTER_upstream_cx_protocol_error);
+            shadow_free(sh, false);
+            return;
+        }
+        evbuffer_drain(in, r.consumed);
+        if (ev == H1_EV_HEAD && (sh->parser.flags & H1_MF_INFORMATIONAL)) {
+            http_msg_reset(&sh->resp);
+            continue;
+        }
+        if (ev == H1_EV_HEAD) {
+            int st = sh->resp.status;
+            static const unsigned ids[] = {CLUSTER_upstream_rq_1xx, CLUSTER_upstream_rq_2xx,
+                                           CLUSTER_upstream_rq_3xx, CLUSTER_upstream_rq_4xx,
+                                           CLUSTER_upstream_rq_5xx};
+            if (st >= 100 && st < 600)
+                stats_inc(sh->cl->stats, ids[st / 100 - 1]);
+        }
+        if (r.end_stream) {
+            stats_inc(sh->cl->stats, CLUSTER_upstream_rq_completed);
+            shadow_free(sh, (sh->parser.flags & H1_MF_KEEP_ALIVE) != 0);
+            return;
+        }
+        if (ev == H1_EV_NEED_MORE && r.consumed == 0)
+            return;
+    }
+}
+
+static void shadow_event(struct conn *c, enum conn_event ev)
+{
+    struct shadow *sh = c->ctx;
+    switch (ev) {
+    case CONN_EV_CONNECTED:
+        sh->pc->connected = true;
+        stats_inc(sh->cl->stats, CLUSTER_upstream_cx_active);
+        stats_inc(sh->pc->host->stats, HOST_cx_active);
+        shadow_send(sh);
+        return;
+    case CONN_EV_DRAINED:
+        return;
+    case CONN_EV_EOF: {
+        struct h1_result r;
+        if (h1_parse_eof(&sh->parser, &sh->resp, &r) == H1_EV_DONE) {
+            stats_inc(sh->cl->stats, CLUSTER_upstream_rq_completed);
+            shadow_free(sh, false);
+            return;
+        }
+        break;
+    }
+    case CONN_EV_TIMEOUT:
+    case CONN_EV_ERROR:
+        if (!sh->pc->connected)
+            stats_inc(sh->cl->stats, CLUSTER_upstream_cx_connect_fail);
+        break;
+    }
+    stats_inc(sh->cl->stats, CLUSTER_upstream_rq_rx_reset);
+    shadow_free(sh, false);
+}
+
+static const struct conn_cbs shadow_cbs = {
+    .on_read = shadow_read,
+    .on_event = shadow_event,
+};
+
+static void on_shadow_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct shadow *sh = arg;
+    (void)fd;
+    (void)what;
+    stats_inc(sh->cl->stats, CLUSTER_upstream_rq_timeout);
+    shadow_free(sh, false);
+}
+
+static void mirror_one(struct hstream *s, const struct cfg_mirror_policy *m)
+{
+    struct worker *w = s->hc->w;
+    if (m->has_fraction && !route_fraction_enabled(&m->fraction, worker_rand(w), NULL))
+        return;
+    struct worker_cluster *wc = worker_find_cluster(w, m->cluster);
+    if (!wc)
+        return;
+    struct cluster *cl = wc->cl;
+    if ((uint32_t)__atomic_load_n(&cl->cb_rq, __ATOMIC_RELAXED) >= cl->cfg->cb.max_requests) {
+        stats_inc(cl->stats, CLUSTER_upstream_rq_pending_overflow);
+        return;
+    }
+    struct host *h = lb_pick(w, wc, NULL);
+    if (!h) {
+        stats_inc(cl->stats, CLUSTER_upstream_cx_none_healthy);
+        return;
+    }
+    struct shadow *sh = calloc(1, sizeof(*sh));
+    if (!sh)
+        return;
+    sh->req = evbuffer_new();
+    if (!sh->req) {
+        free(sh);
+        return;
+    }
+    arena_init(&sh->arena, 1024);
+    http_msg_init(&sh->resp, &sh->arena, false);
+    h1_parser_init(&sh->parser, H1_ROLE_CLIENT, NULL);
+    sh->w = w;
+    sh->cl = cl;
+    sh->method = s->req.method;
+    evtimer_assign(&sh->timer, w->base, on_shadow_timeout, sh);
+    /* The request as the primary sends it, host + "-shadow", content-length framing. */
+    struct http_msg *req = &s->req;
+    struct http_slice host = req->authority;
+    const char *colon = host.n ? memchr(host.p, ':', host.n) : NULL;
+    size_t hl = colon ? (size_t)(colon - host.p) : host.n;
+    char *shadow_host = arena_sprintf(&sh->arena, "%.*s-shadow%.*s", (int)hl, host.p,
+                                      (int)(host.n - hl), host.p + hl);
+    size_t blen = evbuffer_get_length(s->body);
+    int rc = -RM_ENOMEM;
+    if (shadow_host) {
+        req->authority.p = shadow_host;
+        req->authority.n = strlen(shadow_host);
+        rc = h1_write_request_head(
+            sh->req, req, blen || req->body != HTTP_BODY_NONE ? HTTP_BODY_LENGTH : HTTP_BODY_NONE,
+            blen, 0);
+        req->authority = host;
+    }
+    if (rc == 0 && blen) {
+        struct evbuffer_iovec v[16];
+        int nv = evbuffer_peek(s->body, -1, NULL, v, 16);
+        for (int i = 0; i < nv && i < 16; i++)
+            evbuffer_add(sh->req, v[i].iov_base, v[i].iov_len);
+    }
+    bool reused = false;
+    __atomic_add_fetch(&cl->cb_rq, 1, __ATOMIC_RELAXED);
+    stats_inc(cl->stats, CLUSTER_upstream_rq_total);
+    stats_inc(cl->stats, CLUSTER_upstream_rq_active);
+    if (rc < 0 || pool_get(w, cl, h, false, &sh->pc, &reused) < 0) {
+        sh->pc = NULL;
+        shadow_free(sh, false);
+        return;
+    }
+    conn_set_cbs(sh->pc->c, &shadow_cbs, sh);
+    struct timeval tv = {SHADOW_TIMEOUT_MS / 1000, 0};
+    evtimer_add(&sh->timer, &tv);
+    if (reused)
+        shadow_send(sh);
+}
+
+/* The request is complete: send its shadows (once). */
+static void mirror(struct hstream *s)
+{
+    if (!s->act || !s->act->n_mirrors || s->mirrored || (s->flags & HS_NO_RETRY_BODY))
+        return;
+    s->mirrored = true;
+    for (size_t i = 0; i < s->act->n_mirrors; i++)
+        mirror_one(s, &s->act->mirrors[i]);
+}
+
 /* ---- entry points from hcm.c ------------------------------------------------------------- */
 
 static const char *pick_cluster(struct hstream *s)
@@ -926,8 +1145,10 @@ void router_on_request_head(struct hstream *s)
         h1_write_continue(hc->c->out);
         conn_flush(hc->c);
     }
-    if (s->flags & HS_REQ_DONE)
+    if (s->flags & HS_REQ_DONE) {
         start_timers(s);
+        mirror(s);
+    }
     attempt_start(s);
 }
 
@@ -941,8 +1162,12 @@ void router_on_request_data(struct hstream *s, size_t n, bool end)
         /* Envoy: a body larger than the buffer limit cannot be replayed, so no retry. */
         s->flags |= HS_NO_RETRY_BODY;
     }
-    if (end)
+    if (end) {
         start_timers(s);
+        mirror(s);
+    }
+    if (s->flags & HS_DONE)
+        return;
     if (s->up && s->up->connected && s->up->head_sent)
         send_body(s);
     else if (evbuffer_get_length(s->body) > limit)

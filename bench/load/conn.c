@@ -555,13 +555,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
             lconn_fail(c, ERR_PROTOCOL);
             return;
         }
-        if (c->close_after || c->state == LC_DRAINING) {
-            /* Connection: close, or our --new-conn: wait for the peer's FIN so that the
-             * TIME_WAIT lands on the server, not on our ephemeral ports. */
-            if (c->inflight > 0) {
-                lconn_fail(c, ERR_CLOSED);
-                return;
-            }
+        if ((c->close_after || c->state == LC_DRAINING) && c->inflight == 0) {
+            /* Connection: close, or our --new-conn: the response is complete; wait for the
+             * peer's FIN so that the TIME_WAIT lands on the server, not on our ephemeral
+             * ports. (A response still arriving keeps being read: its head may come in a
+             * segment of its own.) */
             c->state = LC_DRAINING;
             c->in.off = c->in.len = 0;
         }
