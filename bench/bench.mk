@@ -22,3 +22,10 @@ $(O)/bench/remora-load: $(BENCH_LOAD_OBJS) $(BENCH_COMMON_OBJS)
 BENCH_BINS += $(O)/bench/remora-origin $(O)/bench/remora-load
 
 -include $(BENCH_COMMON_OBJS:.o=.d) $(BENCH_ORIGIN_OBJS:.o=.d) $(BENCH_LOAD_OBJS:.o=.d)
+
+# ---- make bench: the side-by-side benchmark (bench/run.sh; see bench/README.md) --------------
+# BENCH_ARGS=--quick for a ~5 minute run; --workers, --scenarios, --out as bench/run.sh takes.
+BENCH_ARGS ?= --full
+bench: deps
+	$(MAKE) --no-print-directory BUILD=release build/release/remora bench-bins
+	bash bench/run.sh $(BENCH_ARGS)

@@ -36,9 +36,9 @@ struct cfg_string_matcher {
 };
 
 enum cfg_hdr_match_kind {
-    HDRM_PRESENT,  /* present_match (value: present_match bool in |present|) */
-    HDRM_STRING,   /* string_match, or the deprecated exact/prefix/suffix/contains/safe_regex */
-    HDRM_RANGE,    /* range_match [start, end) on an integer value */
+    HDRM_PRESENT, /* present_match (value: present_match bool in |present|) */
+    HDRM_STRING,  /* string_match, or the deprecated exact/prefix/suffix/contains/safe_regex */
+    HDRM_RANGE,   /* range_match [start, end) on an integer value */
 };
 
 /* envoy.config.route.v3.HeaderMatcher. Pseudo-headers (":path", ":method", ":authority",
@@ -47,8 +47,8 @@ struct cfg_header_matcher {
     const char *name; /* lowercase */
     enum cfg_hdr_match_kind kind;
     struct cfg_string_matcher str;
-    bool present;         /* HDRM_PRESENT: true = must be present, false = must be absent */
-    int64_t range_start;  /* HDRM_RANGE */
+    bool present;        /* HDRM_PRESENT: true = must be present, false = must be absent */
+    int64_t range_start; /* HDRM_RANGE */
     int64_t range_end;
     bool invert_match;
     bool treat_missing_header_as_empty;
@@ -57,15 +57,15 @@ struct cfg_header_matcher {
 /* envoy.config.route.v3.QueryParameterMatcher */
 struct cfg_query_matcher {
     const char *name;
-    bool present_match;             /* true: only presence is checked */
-    struct cfg_string_matcher str;  /* when !present_match */
+    bool present_match;            /* true: only presence is checked */
+    struct cfg_string_matcher str; /* when !present_match */
 };
 
 /* envoy.type.v3.FractionalPercent possibly overridden by a runtime key
  * (core.v3.RuntimeFractionalPercent). */
 struct cfg_fraction {
     uint32_t numerator;
-    uint32_t denominator;   /* 100, 10000 or 1000000 */
+    uint32_t denominator;    /* 100, 10000 or 1000000 */
     const char *runtime_key; /* NULL = not runtime-overridable */
 };
 
@@ -79,8 +79,9 @@ enum cfg_append_action {
 };
 
 struct cfg_header_add {
-    const char *key;   /* lowercase */
-    const char *value; /* may hold %OPERATOR% (access-log operators, e.g. %DOWNSTREAM_REMOTE_ADDRESS%) */
+    const char *key; /* lowercase */
+    const char
+        *value; /* may hold %OPERATOR% (access-log operators, e.g. %DOWNSTREAM_REMOTE_ADDRESS%) */
     const struct alog_format *fmt; /* compiled |value| when it holds operators, else NULL */
     enum cfg_append_action action;
     bool keep_empty_value;
@@ -111,17 +112,17 @@ struct cfg_header_mutations {
 #define RETRY_ON_ENVOY_RATELIMITED 0x0200u
 
 struct cfg_retry_policy {
-    uint32_t retry_on;              /* RETRY_ON_* bits */
-    uint32_t num_retries;           /* default 1 */
-    uint64_t per_try_timeout_ms;    /* 0 = none (the route timeout still bounds all tries) */
+    uint32_t retry_on;                /* RETRY_ON_* bits */
+    uint32_t num_retries;             /* default 1 */
+    uint64_t per_try_timeout_ms;      /* 0 = none (the route timeout still bounds all tries) */
     uint64_t per_try_idle_timeout_ms; /* 0 = none */
-    uint64_t base_interval_ms;      /* retry_back_off.base_interval, default 25 */
-    uint64_t max_interval_ms;       /* default 10 × base */
+    uint64_t base_interval_ms;        /* retry_back_off.base_interval, default 25 */
+    uint64_t max_interval_ms;         /* default 10 × base */
     uint32_t *retriable_status_codes;
     size_t n_retriable_status_codes;
     struct cfg_header_matcher *retriable_headers;
     size_t n_retriable_headers;
-    bool previous_hosts;            /* retry_host_predicate previous_hosts */
+    bool previous_hosts;                        /* retry_host_predicate previous_hosts */
     uint32_t host_selection_retry_max_attempts; /* default 1 */
 };
 
@@ -136,7 +137,7 @@ enum cfg_path_match_kind {
 
 struct cfg_route_match {
     enum cfg_path_match_kind kind;
-    const char *value;            /* prefix / path / path_separated_prefix */
+    const char *value; /* prefix / path / path_separated_prefix */
     size_t len;
     const struct rm_regex *regex; /* PATHM_SAFE_REGEX: matches the path without the query */
     bool case_sensitive;          /* default true */
@@ -168,28 +169,28 @@ struct cfg_route_action {
     const char *cluster_header; /* CSPEC_HEADER: lowercase header naming the cluster */
     struct cfg_weighted_cluster_http *weighted; /* CSPEC_WEIGHTED */
     size_t n_weighted;
-    uint64_t total_weight;        /* sum of weights (v3: need not be 100) */
-    const char *runtime_key_prefix; /* weighted_clusters.runtime_key_prefix or NULL */
-    const char *prefix_rewrite;   /* NULL = none */
+    uint64_t total_weight;                /* sum of weights (v3: need not be 100) */
+    const char *runtime_key_prefix;       /* weighted_clusters.runtime_key_prefix or NULL */
+    const char *prefix_rewrite;           /* NULL = none */
     const struct rm_regex *regex_rewrite; /* NULL = none */
     const char *regex_rewrite_substitution;
     const char *host_rewrite_literal; /* NULL = none */
     bool auto_host_rewrite;
-    uint64_t timeout_ms;          /* default 15000; 0 = disabled */
+    uint64_t timeout_ms; /* default 15000; 0 = disabled */
     bool has_idle_timeout;
-    uint64_t idle_timeout_ms;     /* overrides the HCM stream_idle_timeout; 0 = disabled */
+    uint64_t idle_timeout_ms;             /* overrides the HCM stream_idle_timeout; 0 = disabled */
     const struct cfg_retry_policy *retry; /* route's, else the vhost's, else NULL */
     struct cfg_mirror_policy *mirrors;
     size_t n_mirrors;
 };
 
 struct cfg_redirect {
-    const char *scheme;      /* scheme_redirect, or "https" for https_redirect; NULL = keep */
-    const char *host;        /* host_redirect; NULL = keep */
-    uint32_t port;           /* port_redirect; 0 = keep */
-    const char *path;        /* path_redirect; NULL = keep */
+    const char *scheme;         /* scheme_redirect, or "https" for https_redirect; NULL = keep */
+    const char *host;           /* host_redirect; NULL = keep */
+    uint32_t port;              /* port_redirect; 0 = keep */
+    const char *path;           /* path_redirect; NULL = keep */
     const char *prefix_rewrite; /* prefix_rewrite; NULL = none */
-    int response_code;       /* 301 (MOVED_PERMANENTLY, default), 302, 303, 307, 308 */
+    int response_code;          /* 301 (MOVED_PERMANENTLY, default), 302, 303, 307, 308 */
     bool strip_query;
 };
 
@@ -227,12 +228,17 @@ struct cfg_route_config {
     size_t n_vhosts;
     struct cfg_header_mutations mut;
     bool most_specific_header_mutations_wins;
+    bool ignore_port_in_host_matching; /* strip ":port" from the host before vhost matching */
 };
 
 /* ---- connection manager -------------------------------------------------------------- */
 
 enum cfg_codec_type { CODEC_AUTO, CODEC_HTTP1, CODEC_HTTP2 };
-enum cfg_server_header { SERVER_HDR_OVERWRITE, SERVER_HDR_APPEND_IF_ABSENT, SERVER_HDR_PASS_THROUGH };
+enum cfg_server_header {
+    SERVER_HDR_OVERWRITE,
+    SERVER_HDR_APPEND_IF_ABSENT,
+    SERVER_HDR_PASS_THROUGH
+};
 enum cfg_underscores { UNDERSCORES_ALLOW, UNDERSCORES_REJECT_REQUEST, UNDERSCORES_DROP_HEADER };
 enum cfg_escaped_slashes {
     ESC_SLASHES_KEEP_UNCHANGED, /* default (IMPLEMENTATION_SPECIFIC_DEFAULT) */
@@ -254,37 +260,37 @@ struct cfg_router {
 };
 
 struct cfg_hcm {
-    const char *stat_prefix;          /* required */
-    enum cfg_codec_type codec_type;   /* default AUTO (HTTP/1.1 only until HTTP/2 lands) */
+    const char *stat_prefix;        /* required */
+    enum cfg_codec_type codec_type; /* default AUTO (HTTP/1.1 only until HTTP/2 lands) */
     const struct cfg_route_config *route_config;
-    struct cfg_http_filter *filters;  /* last one is envoy.filters.http.router */
+    struct cfg_http_filter *filters; /* last one is envoy.filters.http.router */
     size_t n_filters;
-    const struct cfg_router *router;  /* the router's config (also filters[n-1].config) */
-    bool use_remote_address;          /* default false */
-    uint32_t xff_num_trusted_hops;    /* default 0 */
+    const struct cfg_router *router; /* the router's config (also filters[n-1].config) */
+    bool use_remote_address;         /* default false */
+    uint32_t xff_num_trusted_hops;   /* default 0 */
     bool skip_xff_append;
-    bool generate_request_id;         /* default true */
+    bool generate_request_id; /* default true */
     bool preserve_external_request_id;
     bool always_set_request_id_in_response;
-    const char *server_name;          /* default "envoy" */
+    const char *server_name; /* default "envoy" */
     enum cfg_server_header server_header_transformation;
-    uint32_t max_request_headers_kb;  /* default 60 */
-    uint32_t max_headers_count;       /* common_http_protocol_options, default 100 */
-    bool normalize_path;              /* default false */
-    bool merge_slashes;               /* default false */
+    uint32_t max_request_headers_kb; /* default 60 */
+    uint32_t max_headers_count;      /* common_http_protocol_options, default 100 */
+    bool normalize_path;             /* default false */
+    bool merge_slashes;              /* default false */
     enum cfg_escaped_slashes path_with_escaped_slashes_action;
     enum cfg_underscores headers_with_underscores_action; /* default ALLOW */
-    uint64_t idle_timeout_ms;         /* common_http_protocol_options.idle_timeout, 1h; 0 = off */
-    uint64_t max_connection_duration_ms; /* 0 = unlimited */
+    uint64_t idle_timeout_ms; /* common_http_protocol_options.idle_timeout, 1h; 0 = off */
+    uint64_t max_connection_duration_ms;  /* 0 = unlimited */
     uint32_t max_requests_per_connection; /* 0 = unlimited */
-    uint64_t stream_idle_timeout_ms;  /* default 5 min; 0 = disabled */
-    uint64_t request_timeout_ms;      /* default 0 = disabled */
-    uint64_t request_headers_timeout_ms; /* default 0 = disabled */
-    uint64_t drain_timeout_ms;        /* default 5000 */
-    uint64_t delayed_close_timeout_ms; /* default 1000 */
-    bool accept_http_10;              /* http_protocol_options.accept_http_10, default false */
+    uint64_t stream_idle_timeout_ms;      /* default 5 min; 0 = disabled */
+    uint64_t request_timeout_ms;          /* default 0 = disabled */
+    uint64_t request_headers_timeout_ms;  /* default 0 = disabled */
+    uint64_t drain_timeout_ms;            /* default 5000 */
+    uint64_t delayed_close_timeout_ms;    /* default 1000 */
+    bool accept_http_10;                  /* http_protocol_options.accept_http_10, default false */
     const char *default_host_for_http_10;
-    bool allow_absolute_url;          /* http_protocol_options.allow_absolute_url, default true */
+    bool allow_absolute_url; /* http_protocol_options.allow_absolute_url, default true */
     struct cfg_access_log *access_logs;
     size_t n_access_logs;
 };

@@ -43,8 +43,7 @@ static const struct cfg_field route_config_fields[] = {
     {"max_direct_response_body_size_bytes", CFG_SUPPORTED, NULL, NULL},
     {"cluster_specifier_plugins", CFG_UNSUPPORTED, "[]", NULL},
     {"request_mirror_policies", CFG_SUPPORTED, NULL, NULL},
-    {"ignore_port_in_host_matching", CFG_UNSUPPORTED, "false",
-     "the port of :authority always takes part in virtual host matching"},
+    {"ignore_port_in_host_matching", CFG_SUPPORTED, NULL, NULL},
     {"alternate_header_for_host_matching", CFG_UNSUPPORTED, "", NULL},
     {"ignore_path_parameters_in_path_matching", CFG_UNSUPPORTED, "false", NULL},
     {"typed_per_filter_config", CFG_UNSUPPORTED, "{}",
@@ -1931,6 +1930,7 @@ int cfg_translate_route_config(struct cfg_ctx *ctx, const struct vt_node *n, con
     cfg_f_str(ctx, &o, "name", &rc->name);
     cfg_f_bool(ctx, &o, "most_specific_header_mutations_wins",
                &rc->most_specific_header_mutations_wins);
+    cfg_f_bool(ctx, &o, "ignore_port_in_host_matching", &rc->ignore_port_in_host_matching);
     bool validate = true; /* Envoy's default for a route table given inline */
     cfg_f_bool(ctx, &o, "validate_clusters", &validate);
     if (validate_clusters)

@@ -51,6 +51,43 @@ static bool is_internal_addr(const struct sockaddr_storage *ss)
     return false;
 }
 
+/* Is the x-forwarded-for entry |hops| from the right an internal address? |dflt| when the
+ * header has fewer entries or the entry is not an IP. */
+static bool xff_entry_internal(const struct http_slice *xff, uint32_t hops, bool dflt)
+{
+    const char *end = xff->p + xff->n;
+    for (uint32_t k = 0;; k++) {
+        const char *comma = end;
+        while (comma > xff->p && comma[-1] != ',')
+            comma--;
+        if (k == hops) {
+            const char *a = comma, *b = end;
+            while (a < b && (*a == ' ' || *a == '\t'))
+                a++;
+            while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+                b--;
+            char buf[INET6_ADDRSTRLEN];
+            size_t n = (size_t)(b - a);
+            if (n == 0 || n >= sizeof(buf))
+                return dflt;
+            memcpy(buf, a, n);
+            buf[n] = '\0';
+            struct sockaddr_storage ss;
+            memset(&ss, 0, sizeof(ss));
+            if (inet_pton(AF_INET, buf, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+                ss.ss_family = AF_INET;
+            else if (inet_pton(AF_INET6, buf, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+                ss.ss_family = AF_INET6;
+            else
+                return dflt;
+            return is_internal_addr(&ss);
+        }
+        if (comma == xff->p)
+            return dflt;
+        end = comma - 1;
+    }
+}
+
 static void ip_str(const struct sockaddr_storage *ss, char *out, size_t cap)
 {
     if (ss->ss_family == AF_INET6)
@@ -140,11 +177,8 @@ static const char *log_resp_trailer(const void *stream, const char *lname, size_
     return v->p;
 }
 
-static void stream_log(struct hstream *s)
+void hcm_alog_ctx(struct hstream *s, struct alog_ctx *out)
 {
-    struct hcm_rt *rt = s->hc->rt;
-    if (rt->n_loggers == 0)
-        return;
     struct alog_ctx ctx;
     alog_ctx_init(&ctx);
     ctx.start_time = s->start_wall;
@@ -174,6 +208,16 @@ static void stream_log(struct hstream *s)
     ctx.req_header = log_req_header;
     ctx.resp_header = log_resp_header;
     ctx.resp_trailer = log_resp_trailer;
+    *out = ctx;
+}
+
+static void stream_log(struct hstream *s)
+{
+    struct hcm_rt *rt = s->hc->rt;
+    if (rt->n_loggers == 0)
+        return;
+    struct alog_ctx ctx;
+    hcm_alog_ctx(s, &ctx);
     for (size_t i = 0; i < rt->n_loggers; i++)
         alog_logger_log(rt->loggers[i], &ctx);
 }
@@ -438,9 +482,17 @@ static bool sanitize_request(struct hstream *s)
     struct hcm_conn *hc = s->hc;
     const struct cfg_hcm *cfg = hc->cfg;
     struct http_msg *req = &s->req;
-    bool internal = is_internal_addr(&hc->c->peer);
     char ip[INET6_ADDRSTRLEN];
     ip_str(&hc->c->peer, ip, sizeof(ip));
+    /* Envoy's "internal request": at the edge (use_remote_address) the connection's peer is
+     * internal; otherwise the x-forwarded-for entry xff_num_trusted_hops from the right must
+     * be (no x-forwarded-for: external). Only internal requests keep x-envoy-* headers
+     * (ConnectionManagerUtility's header sanitizing). */
+    bool internal = is_internal_addr(&hc->c->peer);
+    if (!cfg->use_remote_address) {
+        const struct http_slice *xff = http_msg_get(req, "x-forwarded-for");
+        internal = xff && xff->n && xff_entry_internal(xff, cfg->xff_num_trusted_hops, false);
+    }
 
     if (hc->parser.flags & H1_MF_CONNECTION)
         http_msg_strip_hop_by_hop(req, false);
@@ -448,20 +500,21 @@ static bool sanitize_request(struct hstream *s)
     if (!req->scheme.n)
         http_msg_set_scheme(req, "http", 4);
 
-    /* Edge: x-envoy-* headers from external clients are not trusted (and stripped). */
-    bool trusted = !cfg->use_remote_address || internal;
-    if (trusted)
+    /* x-envoy-* headers from external clients are not trusted: stripped (sanitizing). */
+    if (internal) {
         s->flags |= HS_TRUSTED;
-    if (cfg->use_remote_address) {
-        if (!internal) {
-            for (uint32_t i = 0; i < req->headers.n;) {
-                const struct http_slice *n = &req->headers.v[i].name;
-                if (n->n > 8 && memcmp(n->p, "x-envoy-", 8) == 0)
-                    http_hdrs_remove_at(&req->headers, i);
-                else
-                    i++;
-            }
+    } else {
+        for (uint32_t i = 0; i < req->headers.n;) {
+            const struct http_slice *n = &req->headers.v[i].name;
+            if (n->n > 8 && memcmp(n->p, "x-envoy-", 8) == 0)
+                http_hdrs_remove_at(&req->headers, i);
+            else
+                i++;
         }
+    }
+    if (internal)
+        http_msg_set(req, "x-envoy-internal", "true");
+    if (cfg->use_remote_address) {
         if (!cfg->skip_xff_append) {
             const struct http_slice *xff = http_msg_get(req, "x-forwarded-for");
             if (xff && xff->n) {
@@ -473,10 +526,6 @@ static bool sanitize_request(struct hstream *s)
             }
         }
         http_msg_set(req, "x-forwarded-proto", "http");
-        if (internal)
-            http_msg_set(req, "x-envoy-internal", "true");
-        else
-            http_msg_remove(req, "x-envoy-internal");
         if (!internal)
             http_msg_set(req, "x-envoy-external-address", ip);
     } else if (!http_msg_has(req, "x-forwarded-proto")) {
@@ -561,14 +610,19 @@ static void hcm_parse(struct hcm_conn *hc)
         int ev = h1_parse(&hc->parser, &s->req, seg.iov_base, seg.iov_len, &r);
         if (ev < 0) {
             int st = hc->parser.err_status ? hc->parser.err_status : 400;
-            stats_inc(hc->rt->stats, HTTP_downstream_cx_protocol_error);
+            /* HTTP/1.0 (426) and a missing Host are the connection manager's refusals in
+             * Envoy, not codec errors. */
+            const char *d = hc->parser.err_detail ? hc->parser.err_detail : "";
+            bool codec = st != 426 && strcmp(d, "missing_host_header") != 0;
+            if (codec)
+                stats_inc(hc->rt->stats, HTTP_downstream_cx_protocol_error);
             if (st == 413)
                 stats_inc(hc->rt->stats, HTTP_downstream_rq_too_large);
             hc->close_after = true;
             if (s->req.method_name.n == 0 && !(s->flags & HS_RESP_STARTED))
                 hc->n_requests++;
             evbuffer_drain(in, evbuffer_get_length(in));
-            hcm_local_reply(s, st, RF_DOWNSTREAM_PROTOCOL_ERROR,
+            hcm_local_reply(s, st, codec ? RF_DOWNSTREAM_PROTOCOL_ERROR : RF_NONE,
                             hc->parser.err_detail ? hc->parser.err_detail : "http1.codec_error",
                             NULL);
             break;
@@ -662,8 +716,9 @@ int hcm_send_response_head(struct hstream *s)
     bool no_body = (s->flags & HS_HEAD_REQ) || st == 204 || st == 304 || st < 200;
     if (no_body) {
         /* HEAD keeps the origin's content-length; 204/304 carry none. */
-        framing = (s->flags & HS_HEAD_REQ) && resp->body == HTTP_BODY_LENGTH ? HTTP_BODY_LENGTH
-                                                                             : HTTP_BODY_NONE;
+        bool head_len = (s->flags & HS_HEAD_REQ) &&
+                        (resp->body == HTTP_BODY_LENGTH || resp->content_length > 0);
+        framing = head_len ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
         if (st == 204 || st < 200)
             framing = HTTP_BODY_NONE;
     } else if (framing == HTTP_BODY_NONE) {

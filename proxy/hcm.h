@@ -145,6 +145,9 @@ void hcm_response_done(struct hstream *s);
 void hcm_reset(struct hstream *s, uint32_t rf, const char *details);
 /* Flow control: pause/resume reading the downstream request body. */
 void hcm_pause_request(struct hstream *s, bool pause);
+/* Fills |ctx| (access-log operators, also used by header values with %OPERATORS%) from |s|. */
+struct alog_ctx;
+void hcm_alog_ctx(struct hstream *s, struct alog_ctx *ctx);
 /* Writes what is queued downstream (after a head without body yet). */
 void hcm_flush(struct hstream *s);
 /* True when the downstream output is above its high watermark. */

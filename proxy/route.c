@@ -54,6 +54,18 @@ const struct cfg_vhost *route_find_vhost(const struct cfg_route_config *rc, cons
 {
     if (!rc)
         return NULL;
+    if (rc->ignore_port_in_host_matching && n) {
+        /* "host:port" → "host"; an IPv6 literal "[::1]:80" keeps its brackets. */
+        for (size_t k = n; k-- > 0;) {
+            if (host[k] == ':') {
+                if (host[0] != '[' || (k > 0 && host[k - 1] == ']'))
+                    n = k;
+                break;
+            }
+            if (host[k] < '0' || host[k] > '9')
+                break;
+        }
+    }
     const struct cfg_vhost *star = NULL, *suffix = NULL, *prefix = NULL;
     size_t suffix_len = 0, prefix_len = 0;
     bool others = false;

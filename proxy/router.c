@@ -66,17 +66,7 @@ static const char *mutation_value(struct hstream *s, const struct cfg_header_add
     if (!h->fmt)
         return h->value;
     struct alog_ctx ctx;
-    alog_ctx_init(&ctx);
-    ctx.start_time = s->start_wall;
-    ctx.start_mono_ns = s->start_ns;
-    ctx.downstream_remote = s->hc->c->peer;
-    ctx.downstream_direct_remote = s->hc->c->peer;
-    ctx.downstream_local = s->hc->c->local;
-    ctx.upstream_cluster = s->cluster_name;
-    ctx.protocol = http_version_str(s->req.version);
-    ctx.connection_id = s->hc->c->id;
-    if (s->has_up_host)
-        ctx.upstream_host = s->up_host;
+    hcm_alog_ctx(s, &ctx);
     struct strbuf sb;
     sb_init(&sb);
     alog_format_write(h->fmt, &ctx, &sb);
@@ -469,6 +459,9 @@ static void count_upstream_status(struct hstream *s, int st)
                                    CLUSTER_upstream_rq_5xx};
     if (st >= 100 && st < 600)
         stats_inc(cstats(s), ids[st / 100 - 1]);
+    int code = stats_cluster_code_id(st);
+    if (code >= 0)
+        stats_inc(cstats(s), (unsigned)code);
 }
 
 static void response_complete(struct hstream *s)
@@ -477,7 +470,7 @@ static void response_complete(struct hstream *s)
     bool reusable = (ur->parser.flags & H1_MF_KEEP_ALIVE) && ur->req_done;
     stats_inc(cstats(s), CLUSTER_upstream_rq_completed);
     stats_inc(ur->host->stats, HOST_rq_success);
-    if (s->retried)
+    if (s->retried && !status_retriable(s, s->resp.status))
         stats_inc(cstats(s), CLUSTER_upstream_rq_retry_success);
     attempt_release(s, reusable);
     evtimer_del(&s->global_timer);
@@ -815,6 +808,8 @@ static void attempt_start(struct hstream *s)
     h1_parser_init(&ur->parser, H1_ROLE_CLIENT, NULL);
     s->up = ur;
     s->attempts++;
+    s->up_host = h->addr; /* %UPSTREAM_HOST% names the host even when the connect fails */
+    s->has_up_host = true;
     if (s->n_tried < sizeof(s->tried) / sizeof(s->tried[0]))
         s->tried[s->n_tried++] = h;
     else

@@ -119,6 +119,27 @@ void stats_gauge_set(struct stats_block *b, unsigned id, int64_t v)
     __atomic_store_n(stats_cell(b, 0, id), (uint64_t)(v - others), __ATOMIC_RELAXED);
 }
 
+int stats_cluster_code_id(int status)
+{
+    switch (status) {
+#define X(c)                                                                                       \
+    case c:                                                                                        \
+        return CLUSTER_upstream_rq_##c;
+        STATS_RESPONSE_CODES(X)
+#undef X
+    default:
+        return -1;
+    }
+}
+
+/* upstream_rq_<3 digits>: created lazily in Envoy, so shown only once non-zero. */
+static bool is_lazy_code_stat(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && name[n - 4] == '_' && name[n - 3] >= '1' && name[n - 3] <= '5' &&
+           name[n - 2] >= '0' && name[n - 2] <= '9' && name[n - 1] >= '0' && name[n - 1] <= '9';
+}
+
 int64_t stats_value(const struct stats_block *b, unsigned id)
 {
     uint64_t sum = 0;
@@ -143,6 +164,7 @@ struct stat_row {
     char *name; /* full Envoy name (text/json) or Prometheus metric name */
     int64_t val;
     char code_class; /* Prometheus: '1'..'5' for *_Nxx stats (envoy_response_code_class) */
+    char code[4];    /* Prometheus: "200" for *_rq_200 stats (envoy_response_code) */
 };
 
 static int cmp_rows(const void *a, const void *b)
@@ -219,9 +241,9 @@ static long collect(struct stat_row **rows_out, const char *filter, bool used_on
             if (filter && *filter && !filter_match(&re, name))
                 continue;
             int64_t v = stats_value(b, id);
-            if (used_only && v == 0)
+            if ((used_only || is_lazy_code_stat(b->defs[id].name)) && v == 0)
                 continue;
-            char code_class = 0;
+            char code_class = 0, code[4] = "";
             if (prom) {
                 const char *p = kinds[b->kind].prefix;
                 snprintf(name, sizeof(name), "envoy_%s_%s", p, b->defs[id].name);
@@ -235,6 +257,9 @@ static long collect(struct stat_row **rows_out, const char *filter, bool used_on
                     name[nl - 2] == 'x' && name[nl - 1] == 'x') {
                     code_class = name[nl - 3];
                     memmove(name + nl - 3, name + nl - 2, 3);
+                } else if (is_lazy_code_stat(name)) {
+                    memcpy(code, name + nl - 3, 4); /* upstream_rq_200 → upstream_rq{code} */
+                    name[nl - 4] = '\0';
                 }
             }
             if (n == cap) {
@@ -248,6 +273,7 @@ static long collect(struct stat_row **rows_out, const char *filter, bool used_on
             rows[n].id = id;
             rows[n].val = v;
             rows[n].code_class = code_class;
+            memcpy(rows[n].code, code, sizeof(code));
             rows[n].name = strdup(name);
             if (!rows[n].name)
                 goto oom;
@@ -337,6 +363,9 @@ int stats_render_prometheus(struct strbuf *out, const char *filter, bool used_on
         sb_putc(out, '{');
         if (rows[i].code_class)
             sb_printf(out, "envoy_response_code_class=\"%c\"%s", rows[i].code_class,
+                      kinds[b->kind].tag ? "," : "");
+        if (rows[i].code[0])
+            sb_printf(out, "envoy_response_code=\"%s\"%s", rows[i].code,
                       kinds[b->kind].tag ? "," : "");
         if (kinds[b->kind].tag) {
             sb_printf(out, "%s=\"", kinds[b->kind].tag);

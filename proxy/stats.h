@@ -107,7 +107,32 @@ struct stats_block {
     G(upstream_rq_pending_active)               \
     C(upstream_rq_pending_overflow)             \
     C(upstream_rq_rx_reset)                     \
-    C(upstream_rq_tx_reset)
+    C(upstream_rq_tx_reset)                     \
+    C(upstream_rq_200)                        \
+    C(upstream_rq_201)                        \
+    C(upstream_rq_202)                        \
+    C(upstream_rq_204)                        \
+    C(upstream_rq_206)                        \
+    C(upstream_rq_301)                        \
+    C(upstream_rq_302)                        \
+    C(upstream_rq_303)                        \
+    C(upstream_rq_304)                        \
+    C(upstream_rq_307)                        \
+    C(upstream_rq_308)                        \
+    C(upstream_rq_400)                        \
+    C(upstream_rq_401)                        \
+    C(upstream_rq_403)                        \
+    C(upstream_rq_404)                        \
+    C(upstream_rq_405)                        \
+    C(upstream_rq_408)                        \
+    C(upstream_rq_409)                        \
+    C(upstream_rq_413)                        \
+    C(upstream_rq_429)                        \
+    C(upstream_rq_500)                        \
+    C(upstream_rq_501)                        \
+    C(upstream_rq_502)                        \
+    C(upstream_rq_503)                        \
+    C(upstream_rq_504)
 
 #define LISTENER_STATS(C, G)                    \
     C(downstream_cx_total)                      \
@@ -174,6 +199,10 @@ struct stats_block {
     G(rq_active)                                \
     C(rq_error)                                 \
     C(rq_success)
+/* The exact response codes with a stat of their own (Envoy creates upstream_rq_<code> on first
+ * use; Remora keeps the common ones and shows them once non-zero, like Envoy). */
+#define STATS_RESPONSE_CODES(X)                                                                \
+    X(200) X(201) X(202) X(204) X(206) X(301) X(302) X(303) X(304) X(307) X(308) X(400) X(401) X(403) X(404) X(405) X(408) X(409) X(413) X(429) X(500) X(501) X(502) X(503) X(504)
 /* clang-format on */
 
 #define STAT_ENUM_C(n) n,
@@ -248,6 +277,9 @@ static inline void stats_dec(struct stats_block *b, unsigned id)
 }
 /* Sets a gauge from the main thread (row 0 holds the value, others must be 0). */
 void stats_gauge_set(struct stats_block *b, unsigned id, int64_t v);
+
+/* The cluster stat id of upstream_rq_<status>, or -1 when the code has none. */
+int stats_cluster_code_id(int status);
 
 /* Sum over all rows (any thread; values read with relaxed atomics). */
 int64_t stats_value(const struct stats_block *b, unsigned id);

@@ -18,6 +18,7 @@
 
 #include "config/err.h"
 #include "config/model_http.h"
+#include "config/snapshot.h"
 #include "config/translate.h"
 #include "config/value.h"
 #include "filters/filter.h"
@@ -669,11 +670,11 @@ static void test_http_filter_errors(void **state)
         "hcm.yaml:6:17: typed_config.http_filters[0].typed_config: http filter "
         "envoy.filters.http.rbac (envoy.extensions.filters.http.rbac.v3.RBAC) is not supported "
         "by Remora yet",
-        "hcm.yaml:7:9: typed_config.http_filters[1]: http filter envoy.filters.http.fault is not "
-        "supported by Remora yet",
+        "hcm.yaml:7:9: typed_config.http_filters[1].name: http filter envoy.filters.http.fault "
+        "is not supported by Remora yet",
         "hcm.yaml:9:17: typed_config.http_filters[2].typed_config: Didn't find a registered "
         "implementation for 'my.filter' with type URL: 'my.company.Filter'",
-        "hcm.yaml:10:9: typed_config.http_filters[3]: Didn't find a registered implementation "
+        "hcm.yaml:10:9: typed_config.http_filters[3].name: Didn't find a registered implementation "
         "for name: 'my.other'",
         "hcm.yaml:11:9: typed_config.http_filters[4]: terminal filter named first-router of "
         "type envoy.filters.http.router must be the last filter in a http filter chain",
@@ -715,8 +716,9 @@ static void test_http_filter_errors(void **state)
         /* 8 */ "  is_optional: true\n"
         /* 9 */ "  typed_config: { \"@type\": type.googleapis.com/x.Y }\n"
         /* 10 */ "- name: envoy.filters.http.router\n",
-        "hcm.yaml:5:9: typed_config.http_filters[0]: http filter envoy.filters.http.cors is not "
-        "supported by Remora yet: the filter is optional (is_optional: true) and is skipped",
+        "hcm.yaml:5:9: typed_config.http_filters[0].name: http filter envoy.filters.http.cors "
+        "is not supported by Remora yet: the filter is optional (is_optional: true) and is "
+        "skipped",
         "hcm.yaml:9:17: typed_config.http_filters[1].typed_config: Didn't find a registered "
         "implementation for 'x' with type URL: 'x.Y': the filter is optional (is_optional: true) "
         "and is skipped");
@@ -1184,6 +1186,28 @@ static void test_direct_response_file(void **state)
              path);
     assert_string_equal(e->err.msgs[0].text, want);
     run_free(e);
+
+    /* environment_variable, read at load */
+    setenv("REMORA_TEST_BODY", "maintenance", 1);
+    r = ok(HEAD "    - match: { prefix: / }\n"
+                "      direct_response: { status: 503, body: { environment_variable: "
+                "REMORA_TEST_BODY } }\n");
+    d = &r->hcm->route_config->vhosts[0].routes[0].direct;
+    assert_int_equal(d->body_len, 11);
+    assert_string_equal(d->body, "maintenance");
+    run_free(r);
+    unsetenv("REMORA_TEST_BODY");
+    expect_errors(HEAD "    - match: { prefix: / }\n"
+                       "      direct_response: { status: 503, body: { environment_variable: "
+                       "REMORA_TEST_BODY, inline_string: x } }\n",
+                  "hcm.yaml:10:45: " R0 ".direct_response.body: only one of inline_string, "
+                  "inline_bytes, filename and environment_variable may be set (oneof specifier)");
+    expect_errors(HEAD "    - match: { prefix: / }\n"
+                       "      direct_response: { status: 503, body: { environment_variable: "
+                       "REMORA_TEST_BODY } }\n",
+                  "hcm.yaml:10:69: " R0 ".direct_response.body.environment_variable: "
+                  "environment variable REMORA_TEST_BODY is not set");
+
     unlink(path);
     e = run(yaml);
     assert_int_equal(e->err.n_errors, 1);
@@ -1193,6 +1217,68 @@ static void test_direct_response_file(void **state)
              path);
     assert_string_equal(e->err.msgs[0].text, want);
     run_free(e);
+}
+
+/* ---- through a whole bootstrap ------------------------------------------------------------ */
+
+static void test_bootstrap(void **state)
+{
+    (void)state;
+    /* clang-format off */
+    static const char yaml[] =
+        /* 1 */ "static_resources:\n"
+        /* 2 */ "  listeners:\n"
+        /* 3 */ "  - address: { socket_address: { address: 127.0.0.1, port_value: 10080 } }\n"
+        /* 4 */ "    filter_chains:\n"
+        /* 5 */ "    - filters:\n"
+        /* 6 */ "      - name: envoy.filters.network.http_connection_manager\n"
+        /* 7 */ "        typed_config:\n"
+        /* 8 */ "          \"@type\": " HCM_URL "\n"
+        /* 9 */ "          stat_prefix: ingress\n"
+        /* 10 */ "          http_filters: [ { name: envoy.filters.http.router } ]\n"
+        /* 11 */ "          route_config:\n"
+        /* 12 */ "            virtual_hosts:\n"
+        /* 13 */ "            - name: v\n"
+        /* 14 */ "              domains: [\"*\"]\n"
+        /* 15 */ "              routes:\n"
+        /* 16 */ "              - { match: { prefix: /a }, route: { cluster: web } }\n"
+        /* 17 */ "              - { match: { prefix: / }, route: { cluster: nope } }\n"
+        /* 18 */ "  clusters:\n"
+        /* 19 */ "  - name: web\n"
+        /* 20 */ "    load_assignment:\n"
+        /* 21 */ "      cluster_name: web\n"
+        /* 22 */ "      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address:"
+                 " { address: 127.0.0.1, port_value: 8080 } } } } ] } ]\n";
+    /* clang-format on */
+    struct cfg_err err;
+    struct snapshot *snap = NULL;
+    struct cfg_load_opts opts = {.config_yaml = yaml};
+    cfg_err_init(&err);
+    assert_int_equal(config_load(&opts, &snap, &err), -RM_ECONFIG);
+    assert_null(snap);
+    static const char *const want[] = {
+        "--config-yaml:17:59: static_resources.listeners[0].filter_chains[0].filters[0]."
+        "typed_config.route_config.virtual_hosts[0].routes[1].route.cluster: route: unknown "
+        "cluster 'nope'"};
+    assert_msgs(&err, CFG_ERROR, want, 1);
+    cfg_err_fini(&err);
+
+    /* with the cluster fixed, the listener's filter config is the struct cfg_hcm */
+    char *fixed = strdup(yaml);
+    assert_non_null(fixed);
+    memcpy(strstr(fixed, "cluster: nope"), "cluster: web ", 13);
+    opts.config_yaml = fixed;
+    cfg_err_init(&err);
+    assert_int_equal(config_load(&opts, &snap, &err), 0);
+    assert_int_equal(err.n, 0);
+    const struct cfg_net_filter *nf = &snap->bs->listeners[0].chains[0].filters[0];
+    assert_string_equal(nf->def->name, HCM_NAME);
+    const struct cfg_hcm *h = nf->config;
+    assert_string_equal(h->stat_prefix, "ingress");
+    assert_string_equal(h->route_config->vhosts[0].routes[1].action.cluster, "web");
+    snap_unref(snap);
+    cfg_err_fini(&err);
+    free(fixed);
 }
 
 /* ---- registry -------------------------------------------------------------------------------- */
@@ -1239,6 +1325,7 @@ int main(void)
         cmocka_unit_test(test_unknown_clusters),
         cmocka_unit_test(test_warnings),
         cmocka_unit_test(test_direct_response_file),
+        cmocka_unit_test(test_bootstrap),
         cmocka_unit_test(test_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
