@@ -184,7 +184,7 @@ static bool after_write(struct conn *c, bool from_loop)
                     conn_close(c, false);
                     return false;
                 }
-                arm_timer_ms(c, CONN_LINGER_MS);
+                arm_timer_ms(c, c->linger_ms ? c->linger_ms : CONN_LINGER_MS);
                 c->flags &= ~CONN_F_READ_PAUSED;
                 event_add(&c->rev, NULL);
             }

@@ -61,10 +61,11 @@ struct conn {
     const struct transport_ops *tp;
     void *tp_ctx;
     const struct conn_cbs *cbs;
-    void *ctx;      /* owner's pointer, given back in callbacks */
-    uint32_t limit; /* per_connection_buffer_limit_bytes: high watermark */
-    int err;        /* errno of the last failure */
-    uint64_t id;    /* Envoy's connection id (process-unique) */
+    void *ctx;          /* owner's pointer, given back in callbacks */
+    uint32_t limit;     /* per_connection_buffer_limit_bytes: high watermark */
+    uint32_t linger_ms; /* wait for the peer's FIN after ours when closing; 0 = 1000 ms */
+    int err;            /* errno of the last failure */
+    uint64_t id;        /* Envoy's connection id (process-unique) */
     uint64_t rx_bytes, tx_bytes;
     struct stats_block *sb; /* optional byte counters: stat ids below, -1 = none */
     int16_t st_rx, st_tx;

@@ -475,6 +475,111 @@ static const struct conn_cbs hcm_down_cbs = {
 
 /* ---- request path --------------------------------------------------------------------------- */
 
+/* ---- path normalization (normalize_path, merge_slashes, escaped slashes) ------------------- */
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool unreserved(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static bool has_escaped_slash(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 2 < n; i++)
+        if (p[i] == '%' && ((p[i + 1] == '2' && (p[i + 2] == 'f' || p[i + 2] == 'F')) ||
+                            (p[i + 1] == '5' && (p[i + 2] == 'c' || p[i + 2] == 'C'))))
+            return true;
+    return false;
+}
+
+/* Rewrites the path part (before '?') of |req| in place into the stream arena:
+ * %2F/%5C → '/' '\' (|unescape_slashes|), RFC 3986 §6.2.2 normalization (|normalize|:
+ * unreserved %XX decoded, other %XX upper-cased, "." and ".." segments removed, clamped at
+ * the root), runs of '/' merged (|merge|). Returns 0, or -RM_ENOMEM. */
+static int rewrite_path(struct hstream *s, bool unescape_slashes, bool normalize, bool merge)
+{
+    struct http_msg *req = &s->req;
+    const char *p = req->path.p;
+    size_t n = req->path.n;
+    if (n == 0 || p[0] != '/')
+        return 0; /* "*" or authority-form: nothing to do */
+    const char *q = memchr(p, '?', n);
+    size_t plen = q ? (size_t)(q - p) : n;
+    char *out = arena_alloc(&s->arena, n + 1);
+    if (!out)
+        return -RM_ENOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < plen; i++) {
+        char c = p[i];
+        if (c == '%' && i + 2 < plen && hexv(p[i + 1]) >= 0 && hexv(p[i + 2]) >= 0) {
+            int v = hexv(p[i + 1]) * 16 + hexv(p[i + 2]);
+            if ((unescape_slashes && (v == '/' || v == '\\')) || (normalize && unreserved(v))) {
+                out[o++] = (char)v;
+            } else {
+                out[o++] = '%';
+                out[o++] = normalize ? "0123456789ABCDEF"[v >> 4] : p[i + 1];
+                out[o++] = normalize ? "0123456789ABCDEF"[v & 15] : p[i + 2];
+            }
+            i += 2;
+            continue;
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    if (normalize) {
+        /* Remove dot segments (RFC 3986 §5.2.4) over the decoded segments. */
+        char *w = out;
+        size_t r = 0, wl = 0;
+        while (r < o) {
+            size_t e = r + 1;
+            while (e < o && out[e] != '/')
+                e++;
+            size_t seg = e - r - 1; /* bytes after the '/' */
+            const char *sp = out + r + 1;
+            if (seg == 1 && sp[0] == '.') {
+                if (e == o)
+                    w[wl++] = '/';
+            } else if (seg == 2 && sp[0] == '.' && sp[1] == '.') {
+                while (wl > 0 && w[--wl] != '/')
+                    ;
+                if (e == o)
+                    w[wl++] = '/';
+            } else {
+                memmove(w + wl, out + r, e - r);
+                wl += e - r;
+            }
+            r = e;
+        }
+        if (wl == 0)
+            w[wl++] = '/';
+        o = wl;
+    }
+    if (merge) {
+        size_t wl = 0;
+        for (size_t i = 0; i < o; i++)
+            if (!(out[i] == '/' && wl > 0 && out[wl - 1] == '/'))
+                out[wl++] = out[i];
+        o = wl;
+    }
+    if (q) {
+        memcpy(out + o, q, n - plen);
+        o += n - plen;
+    }
+    out[o] = '\0';
+    return http_msg_set_path(req, out, o);
+}
+
 /* Envoy's request header sanitizing and additions (configuration/http/http_conn_man/headers),
  * done once on the codec-neutral head. Returns false after a local reply. */
 static bool sanitize_request(struct hstream *s)
@@ -499,6 +604,46 @@ static bool sanitize_request(struct hstream *s)
     http_msg_remove(req, "te"); /* only "trailers" is meaningful, and not for HTTP/1 */
     if (!req->scheme.n)
         http_msg_set_scheme(req, "http", 4);
+    if (!req->authority.n && cfg->default_host_for_http_10 && req->version == HTTP_VERSION_1_0)
+        http_msg_set_authority(req, cfg->default_host_for_http_10,
+                               strlen(cfg->default_host_for_http_10));
+
+    /* Path handling before routing (Envoy's maybeNormalizePath). */
+    bool unescape = false;
+    if (cfg->path_with_escaped_slashes_action != ESC_SLASHES_KEEP_UNCHANGED && req->path.n) {
+        const char *q = memchr(req->path.p, '?', req->path.n);
+        size_t plen = q ? (size_t)(q - req->path.p) : req->path.n;
+        if (has_escaped_slash(req->path.p, plen)) {
+            switch (cfg->path_with_escaped_slashes_action) {
+            case ESC_SLASHES_REJECT_REQUEST:
+                hcm_local_reply(s, 400, RF_NONE, "path_has_escaped_slashes", "Bad Request");
+                return false;
+            case ESC_SLASHES_UNESCAPE_AND_REDIRECT:
+            case ESC_SLASHES_UNESCAPE_AND_FORWARD:
+                unescape = true;
+                break;
+            case ESC_SLASHES_KEEP_UNCHANGED:
+                break;
+            }
+        }
+    }
+    if ((unescape || cfg->normalize_path || cfg->merge_slashes) &&
+        rewrite_path(s, unescape, cfg->normalize_path, cfg->merge_slashes) < 0) {
+        hcm_local_reply(s, 500, RF_NONE, "out_of_memory", "out of memory");
+        return false;
+    }
+    if (unescape && cfg->path_with_escaped_slashes_action == ESC_SLASHES_UNESCAPE_AND_REDIRECT) {
+        /* Envoy redirects the client to the unescaped path (307 keeps the method). */
+        http_msg_reset(&s->resp);
+        s->resp.status = 307;
+        http_hdrs_set(&s->resp.headers, "location", 8, req->path.p, req->path.n);
+        s->resp.body = HTTP_BODY_LENGTH;
+        s->resp.content_length = 0;
+        s->details = "path_has_escaped_slashes_redirect";
+        if (hcm_send_response_head(s) == 0)
+            hcm_response_done(s);
+        return false;
+    }
 
     /* x-envoy-* headers from external clients are not trusted: stripped (sanitizing). */
     if (internal) {
@@ -690,6 +835,11 @@ static void add_server_and_date(struct hstream *s)
 {
     const struct cfg_hcm *cfg = s->hc->cfg;
     struct http_msg *resp = &s->resp;
+    if (cfg->always_set_request_id_in_response && !http_msg_has(resp, "x-request-id")) {
+        const struct http_slice *id = http_msg_get(&s->req, "x-request-id");
+        if (id)
+            http_hdrs_set(&resp->headers, "x-request-id", 12, id->p, id->n);
+    }
     switch (cfg->server_header_transformation) {
     case SERVER_HDR_OVERWRITE:
         http_msg_set(resp, "server", cfg->server_name);
@@ -875,6 +1025,7 @@ void hcm_on_accept(struct worker *w, struct conn *c, const struct cfg_hcm *cfg, 
     evtimer_assign(&hc->dur_timer, w->base, on_conn_duration, hc);
     evtimer_assign(&hc->hdr_timer, w->base, on_headers_timeout, hc);
     event_assign(&hc->resume_ev, w->base, -1, 0, on_resume, hc);
+    c->linger_ms = cfg->delayed_close_timeout_ms ? (uint32_t)cfg->delayed_close_timeout_ms : 1;
     c->sb = rt->stats;
     c->st_rx = HTTP_downstream_cx_rx_bytes_total;
     c->st_tx = HTTP_downstream_cx_tx_bytes_total;

@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Path handling before routing (Envoy's normalize_path, merge_slashes,
+path_with_escaped_slashes_action) and always_set_request_id_in_response."""
+from http_helpers import one_request, py_origins, simple_proxy  # noqa: F401 (fixture)
+
+
+def upstream_path(port, path):
+    res = one_request(port, "GET", path)
+    assert res.status == 200, (path, res.status, res.body)
+    assert res.body.startswith(b"py:"), res.body
+    return res.body[3:].decode()  # PyOrigin answers "py:<path as received>"
+
+
+def test_paths_untouched_by_default(remora, tmp_path, py_origins):
+    o = py_origins()
+    _, port, _ = simple_proxy(remora, tmp_path, o.port)
+    assert upstream_path(port, "/a/./b/../c//d%2Fe") == "/a/./b/../c//d%2Fe"
+
+
+def test_normalize_path_and_merge_slashes(remora, tmp_path, py_origins):
+    o = py_origins()
+    _, port, _ = simple_proxy(remora, tmp_path, o.port,
+                              hcm_extra={"normalize_path": True, "merge_slashes": True})
+    assert upstream_path(port, "/a/./b/../c") == "/a/c"
+    assert upstream_path(port, "/a/b/../../../../x?q=1/../") == "/x?q=1/../"
+    assert upstream_path(port, "//a///b") == "/a/b"
+    assert upstream_path(port, "/%7euser/%2a") == "/~user/%2A"  # unreserved decoded, rest upper
+    assert upstream_path(port, "/a/b/..") == "/a/"
+
+
+def test_escaped_slashes_actions(remora, tmp_path, py_origins):
+    o = py_origins()
+    _, port, _ = simple_proxy(remora, tmp_path, o.port, hcm_extra={
+        "path_with_escaped_slashes_action": "REJECT_REQUEST"})
+    assert one_request(port, "GET", "/a%2Fb").status == 400
+    assert upstream_path(port, "/a/b") == "/a/b"
+    _, port2, _ = simple_proxy(remora, tmp_path, o.port, hcm_extra={
+        "path_with_escaped_slashes_action": "UNESCAPE_AND_FORWARD"})
+    assert upstream_path(port2, "/a%2fb%5Cc") == "/a/b\\c"
+    _, port3, _ = simple_proxy(remora, tmp_path, o.port, hcm_extra={
+        "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT"})
+    res = one_request(port3, "GET", "/a%2Fb?x=1")
+    assert res.status == 307
+    assert res.get("location") == "/a/b?x=1"
+
+
+def test_always_set_request_id_in_response(remora, tmp_path, py_origins):
+    o = py_origins()
+    _, port, _ = simple_proxy(remora, tmp_path, o.port,
+                              hcm_extra={"always_set_request_id_in_response": True})
+    res = one_request(port, "GET", "/echo", [("x-request-id", "abc-123")])
+    assert res.get("x-request-id") == "abc-123"
