@@ -155,6 +155,9 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 
 fuzz: $(FUZZ_BINS)
 
+# The objects are not intermediate files: keep them between runs.
+.SECONDARY: $(FUZZ_LIB_OBJS)
+
 # Short, bounded runs over the checked-in corpus: a regression net, not a fuzzing campaign.
 fuzz-replay: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do \

@@ -48,6 +48,31 @@ void arena_fini(struct arena *a)
     a->allocated = 0;
 }
 
+void arena_reset(struct arena *a)
+{
+    while (a->cleanups) {
+        struct arena_cleanup *c = a->cleanups;
+        a->cleanups = c->next;
+        c->fn(c->arg);
+    }
+    struct arena_chunk *keep = NULL;
+    while (a->chunks) {
+        struct arena_chunk *ch = a->chunks;
+        a->chunks = ch->next;
+        if (!a->chunks && ch->size + sizeof(*ch) == a->chunk_size) {
+            keep = ch; /* the oldest, regular-sized chunk */
+            break;
+        }
+        a->allocated -= sizeof(*ch) + ch->size;
+        free(ch);
+    }
+    if (keep) {
+        keep->used = 0;
+        keep->next = NULL;
+        a->chunks = keep;
+    }
+}
+
 void *arena_alloc(struct arena *a, size_t n)
 {
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);

@@ -23,6 +23,10 @@ void arena_init(struct arena *a, size_t chunk_size);
 /* Runs cleanups (newest first) and frees every chunk. |a| may be re-initialised after. */
 void arena_fini(struct arena *a);
 
+/* Runs the cleanups and forgets every allocation but keeps the oldest chunk for reuse
+ * (a per-connection arena reused stream after stream). */
+void arena_reset(struct arena *a);
+
 /* Returns |n| bytes aligned for any type, or NULL when malloc fails. Never returns memory
  * that must be freed by the caller. arena_zalloc() zero-fills. */
 void *arena_alloc(struct arena *a, size_t n);

@@ -31,6 +31,40 @@
 
 static uint64_t next_conn_id;
 
+/* The write event is armed only while output is pending; track it so the common case
+ * (everything written at once) costs no event_add/event_del. */
+static void wev_on(struct conn *c)
+{
+    if (!(c->flags & CONN_F_WEV_ON)) {
+        c->flags |= CONN_F_WEV_ON;
+        event_add(&c->wev, NULL);
+    }
+}
+
+static void wev_off(struct conn *c)
+{
+    if (c->flags & CONN_F_WEV_ON) {
+        c->flags &= ~CONN_F_WEV_ON;
+        event_del(&c->wev);
+    }
+}
+
+static void rev_on(struct conn *c)
+{
+    if (!(c->flags & CONN_F_REV_ON)) {
+        c->flags |= CONN_F_REV_ON;
+        event_add(&c->rev, NULL);
+    }
+}
+
+static void rev_off(struct conn *c)
+{
+    if (c->flags & CONN_F_REV_ON) {
+        c->flags &= ~CONN_F_REV_ON;
+        event_del(&c->rev);
+    }
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
@@ -104,7 +138,7 @@ int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t le
         c->err = errno;
         event_active(&c->wev, EV_WRITE, 0);
     } else {
-        event_add(&c->wev, NULL);
+        wev_on(c);
     }
     if (timeout_ms) {
         struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
@@ -124,13 +158,13 @@ void conn_read_enable(struct conn *c)
 {
     c->flags &= ~CONN_F_READ_PAUSED;
     if (!(c->flags & (CONN_F_READ_EOF | CONN_F_CLOSING | CONN_F_CONNECTING)))
-        event_add(&c->rev, NULL);
+        rev_on(c);
 }
 
 void conn_read_disable(struct conn *c)
 {
     c->flags |= CONN_F_READ_PAUSED;
-    event_del(&c->rev);
+    rev_off(c);
 }
 
 bool conn_is_above_high(const struct conn *c)
@@ -167,7 +201,7 @@ static bool after_write(struct conn *c, bool from_loop)
 {
     size_t left = evbuffer_get_length(c->out);
     if (left == 0) {
-        event_del(&c->wev);
+        wev_off(c);
         if ((c->flags & CONN_F_SHUT_PENDING) && !(c->flags & CONN_F_WRITE_SHUT)) {
             c->flags |= CONN_F_WRITE_SHUT;
             c->flags &= ~CONN_F_SHUT_PENDING;
@@ -186,12 +220,12 @@ static bool after_write(struct conn *c, bool from_loop)
                 }
                 arm_timer_ms(c, c->linger_ms ? c->linger_ms : CONN_LINGER_MS);
                 c->flags &= ~CONN_F_READ_PAUSED;
-                event_add(&c->rev, NULL);
+                rev_on(c);
             }
             return true;
         }
     } else {
-        event_add(&c->wev, NULL);
+        wev_on(c);
     }
     if ((c->flags & CONN_F_ABOVE_HIGH) && left <= c->limit / 2) {
         if (!from_loop) {
@@ -237,8 +271,8 @@ void conn_close(struct conn *c, bool reset)
     if (c->flags & CONN_F_CLOSING)
         return;
     c->flags |= CONN_F_CLOSING;
-    event_del(&c->rev);
-    event_del(&c->wev);
+    rev_off(c);
+    wev_off(c);
     evtimer_del(&c->timer);
     if (reset) {
         struct linger lg = {1, 0};
@@ -321,7 +355,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     }
     if (n == 0)
         return;
-    event_del(&c->rev);
+    rev_off(c);
     if (n == -RM_ECLOSED) {
         c->flags |= CONN_F_READ_EOF;
         emit(c, CONN_EV_EOF);
@@ -345,7 +379,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
             return; /* spurious wakeup */
         evtimer_del(&c->timer);
         c->flags &= ~CONN_F_CONNECTING;
-        event_del(&c->wev);
+        wev_off(c);
         if (err) {
             c->err = err;
             emit(c, CONN_EV_ERROR);
@@ -359,7 +393,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     if (c->flags & CONN_F_ERR_PENDING) {
         /* A failure recorded by conn_flush(): report it now, from the loop. */
         c->flags &= ~CONN_F_ERR_PENDING;
-        event_del(&c->wev);
+        wev_off(c);
         if (!c->cbs)
             conn_close(c, false);
         else
@@ -368,7 +402,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
     }
     long n = evbuffer_get_length(c->out) ? c->tp->write(c, c->out) : 0;
     if (n < 0) {
-        event_del(&c->wev);
+        wev_off(c);
         if (c->flags & CONN_F_CLOSE_FLUSH) {
             conn_close(c, false);
             return;
@@ -397,7 +431,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     }
     if (c->flags & CONN_F_CONNECTING) {
         c->flags &= ~CONN_F_CONNECTING;
-        event_del(&c->wev);
+        wev_off(c);
         c->err = ETIMEDOUT;
         emit(c, CONN_EV_TIMEOUT);
     }

@@ -7,6 +7,7 @@
 #ifndef RM_CONN_H
 #define RM_CONN_H
 
+#include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -51,6 +52,8 @@ struct conn_cbs {
 #define CONN_F_RD_EOF_PENDING 0x0400u /* transport saw EOF after returning data */
 #define CONN_F_RD_ERR_PENDING 0x0800u /* transport saw an error after returning data */
 #define CONN_F_LINGER 0x1000u         /* FIN sent on close: discarding input until EOF/timer */
+#define CONN_F_WEV_ON 0x2000u         /* the write event is armed */
+#define CONN_F_REV_ON 0x4000u         /* the read event is armed */
 
 struct conn {
     int fd;
@@ -103,6 +106,14 @@ bool conn_is_above_high(const struct conn *c);
 
 /* Frees a conn from the deferred list (worker.c). */
 void conn_free(struct conn *c);
+
+/* Cancels a timer if it is pending or about to run. Cheaper than a bare event_del() on the
+ * many timers that are usually not armed (per-request cleanup). */
+static inline void timer_cancel(struct event *ev)
+{
+    if (ev->ev_evcallback.evcb_flags & (EVLIST_TIMEOUT | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER))
+        event_del(ev);
+}
 
 /* Formats |ss| as "ip:port" ("[v6]:port"). */
 void conn_addr_str(const struct sockaddr_storage *ss, char *out, size_t cap);

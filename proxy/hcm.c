@@ -96,15 +96,27 @@ static void ip_str(const struct sockaddr_storage *ss, char *out, size_t cap)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
 }
 
-/* UUIDv4 for x-request-id, from the worker's generator. */
+/* UUIDv4 for x-request-id, from the worker's generator (hex by hand: this runs for every
+ * request, and printf costs more than the rest of the header work). */
 static void uuid4(struct worker *w, char out[37])
 {
+    static const char hex[] = "0123456789abcdef";
     uint64_t a = worker_rand(w), b = worker_rand(w);
     a = (a & ~0xF000ull) | 0x4000ull;                        /* version 4 */
     b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* variant 10 */
-    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
-             (unsigned)((a >> 16) & 0xFFFF), (unsigned)(a & 0xFFFF), (unsigned)(b >> 48),
-             (unsigned long long)(b & 0xFFFFFFFFFFFFull));
+    int o = 0;
+    for (int i = 15; i >= 0; i--) {
+        out[o++] = hex[(a >> (i * 4)) & 15];
+        if (i == 8 || i == 4)
+            out[o++] = '-';
+    }
+    out[o++] = '-';
+    for (int i = 15; i >= 0; i--) {
+        out[o++] = hex[(b >> (i * 4)) & 15];
+        if (i == 12)
+            out[o++] = '-';
+    }
+    out[o] = '\0';
 }
 
 /* RFC 7231 IMF-fixdate, cached per second per thread. */
@@ -231,11 +243,18 @@ static uint64_t stream_idle_ms(const struct hstream *s)
     return s->hc->cfg->stream_idle_timeout_ms;
 }
 
+/* Activity on the stream. The idle timer is armed once and, when it fires, re-armed for
+ * what is left since the last activity: no timer operation per read or write. */
 static void touch(struct hstream *s)
 {
-    uint64_t ms = stream_idle_ms(s);
-    if (ms)
-        arm(&s->idle_timer, ms);
+    s->last_activity_ns = alog_mono_ns();
+    if (!s->idle_armed) {
+        uint64_t ms = stream_idle_ms(s);
+        if (ms) {
+            arm(&s->idle_timer, ms);
+            s->idle_armed = true;
+        }
+    }
 }
 
 static void on_stream_idle(evutil_socket_t fd, short what, void *arg)
@@ -243,6 +262,15 @@ static void on_stream_idle(evutil_socket_t fd, short what, void *arg)
     struct hstream *s = arg;
     (void)fd;
     (void)what;
+    uint64_t ms = stream_idle_ms(s);
+    int64_t idle_ns = alog_mono_ns() - s->last_activity_ns;
+    if (ms && idle_ns < (int64_t)ms * 1000000) {
+        arm(&s->idle_timer, ms - (uint64_t)idle_ns / 1000000); /* activity since: wait on */
+        return;
+    }
+    s->idle_armed = false;
+    if (!ms)
+        return; /* the route disabled it after the stream started */
     stats_inc(hstats(s), HTTP_downstream_rq_idle_timeout);
     hcm_local_reply(s, 408, RF_STREAM_IDLE_TIMEOUT, "stream_idle_timeout", "stream timeout");
 }
@@ -303,24 +331,30 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 
 static struct hstream *stream_new(struct hcm_conn *hc)
 {
-    struct hstream *s = calloc(1, sizeof(*s));
-    if (!s)
-        return NULL;
-    arena_init(&s->arena, 4096);
-    s->hc = hc;
-    s->body = evbuffer_new();
-    if (!s->body) {
-        free(s);
-        return NULL;
+    struct hstream *s = hc->spare;
+    if (s) {
+        /* Reuse the previous stream of this connection: its arena keeps its first chunk
+         * and the body buffer its memory, so a keep-alive request mallocs nothing here. */
+        hc->spare = NULL;
+        memset(&s->hc, 0, sizeof(*s) - offsetof(struct hstream, hc));
+    } else {
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            return NULL;
+        arena_init(&s->arena, 4096);
+        s->body = evbuffer_new();
+        if (!s->body) {
+            free(s);
+            return NULL;
+        }
+        struct event_base *base = hc->w->base;
+        evtimer_assign(&s->idle_timer, base, on_stream_idle, s);
+        evtimer_assign(&s->req_timer, base, on_request_timeout, s);
+        router_stream_init(s, base);
     }
+    s->hc = hc;
     http_msg_init(&s->req, &s->arena, true);
     http_msg_init(&s->resp, &s->arena, false);
-    struct event_base *base = hc->w->base;
-    evtimer_assign(&s->global_timer, base, NULL, NULL); /* callbacks set by the router */
-    evtimer_assign(&s->try_timer, base, NULL, NULL);
-    evtimer_assign(&s->backoff_timer, base, NULL, NULL);
-    evtimer_assign(&s->idle_timer, base, on_stream_idle, s);
-    evtimer_assign(&s->req_timer, base, on_request_timeout, s);
     list_init(&s->pending_node);
     s->start_ns = alog_mono_ns();
     clock_gettime(CLOCK_REALTIME, &s->start_wall);
@@ -332,21 +366,33 @@ static struct hstream *stream_new(struct hcm_conn *hc)
     if (cfg->request_headers_timeout_ms)
         arm(&hc->hdr_timer, cfg->request_headers_timeout_ms);
     touch(s);
-    evtimer_del(&hc->idle_timer);
+    timer_cancel(&hc->idle_timer);
     return s;
+}
+
+static void stream_destroy(struct hstream *s)
+{
+    evbuffer_free(s->body);
+    arena_fini(&s->arena);
+    free(s);
 }
 
 static void stream_free(struct hstream *s)
 {
+    struct hcm_conn *hc = s->hc;
     router_stream_done(s);
-    evtimer_del(&s->global_timer);
-    evtimer_del(&s->try_timer);
-    evtimer_del(&s->backoff_timer);
-    evtimer_del(&s->idle_timer);
-    evtimer_del(&s->req_timer);
-    evbuffer_free(s->body);
-    arena_fini(&s->arena);
-    free(s);
+    timer_cancel(&s->global_timer);
+    timer_cancel(&s->try_timer);
+    timer_cancel(&s->backoff_timer);
+    timer_cancel(&s->idle_timer);
+    timer_cancel(&s->req_timer);
+    if (hc->closed || hc->spare || s->arena.allocated > 64 * 1024) {
+        stream_destroy(s);
+        return;
+    }
+    evbuffer_drain(s->body, evbuffer_get_length(s->body));
+    arena_reset(&s->arena);
+    hc->spare = s;
 }
 
 /* The response is complete (or the stream was reset): count, log, free, and continue with
@@ -363,7 +409,7 @@ static void stream_finish(struct hstream *s)
         stats_inc(hstats(s), HTTP_downstream_rq_completed);
     stream_log(s);
     hc->s = NULL;
-    evtimer_del(&hc->hdr_timer);
+    timer_cancel(&hc->hdr_timer);
     stream_free(s);
     if (hc->closed)
         return;
@@ -388,9 +434,11 @@ static void stream_finish(struct hstream *s)
 
 static void hcm_conn_free(struct hcm_conn *hc)
 {
-    evtimer_del(&hc->idle_timer);
-    evtimer_del(&hc->dur_timer);
-    evtimer_del(&hc->hdr_timer);
+    if (hc->spare)
+        stream_destroy(hc->spare);
+    timer_cancel(&hc->idle_timer);
+    timer_cancel(&hc->dur_timer);
+    timer_cancel(&hc->hdr_timer);
     event_del(&hc->resume_ev);
     h1_parser_fini(&hc->parser);
     stats_dec(hc->rt->stats, HTTP_downstream_cx_active);
@@ -587,8 +635,9 @@ static bool sanitize_request(struct hstream *s)
     struct hcm_conn *hc = s->hc;
     const struct cfg_hcm *cfg = hc->cfg;
     struct http_msg *req = &s->req;
-    char ip[INET6_ADDRSTRLEN];
-    ip_str(&hc->c->peer, ip, sizeof(ip));
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (cfg->use_remote_address) /* inet_ntop is costly; only the edge needs the text */
+        ip_str(&hc->c->peer, ip, sizeof(ip));
     /* Envoy's "internal request": at the edge (use_remote_address) the connection's peer is
      * internal; otherwise the x-forwarded-for entry xff_num_trusted_hops from the right must
      * be (no x-forwarded-for: external). Only internal requests keep x-envoy-* headers
@@ -693,7 +742,7 @@ static bool sanitize_request(struct hstream *s)
 static void on_request_head(struct hstream *s)
 {
     struct hcm_conn *hc = s->hc;
-    evtimer_del(&hc->hdr_timer);
+    timer_cancel(&hc->hdr_timer);
     hc->n_requests++;
     stats_inc(hstats(s), HTTP_downstream_rq_total);
     stats_inc(hstats(s), HTTP_downstream_rq_http1_total);
@@ -712,7 +761,7 @@ static void request_done(struct hstream *s)
 {
     s->flags |= HS_REQ_DONE;
     s->req_done_ns = alog_mono_ns();
-    evtimer_del(&s->req_timer);
+    timer_cancel(&s->req_timer);
 }
 
 /* Feeds buffered downstream bytes to the parser until a request is complete (its response
@@ -902,7 +951,7 @@ int hcm_send_response_head(struct hstream *s)
     s->flags |= HS_RESP_STARTED;
     s->status = st;
     count_status(s, st);
-    evtimer_del(&s->req_timer);
+    timer_cancel(&s->req_timer);
     /* No flush here: the body (or the end of the response) usually follows in the same
      * loop pass, and head + body then leave in one write. Callers flush. */
     touch(s);

@@ -47,7 +47,8 @@ struct hcm_conn {
     struct hcm_rt *rt;
     struct snapshot *snap; /* the config this connection was accepted with */
     struct h1_parser parser;
-    struct hstream *s; /* the stream being served, or NULL between requests */
+    struct hstream *s;     /* the stream being served, or NULL between requests */
+    struct hstream *spare; /* the last finished stream, kept for reuse */
     uint32_t n_requests;
     bool close_after;        /* send connection: close and close after this response */
     bool closed;             /* downstream gone or closing; no more streams */
@@ -88,8 +89,12 @@ struct upstream_req {
 #define HS_PENDING 0x0400u       /* waiting for a connection (circuit breaker) */
 
 struct hstream {
-    struct hcm_conn *hc;
+    /* Kept when the stream object is reused for the connection's next request. */
     struct arena arena;
+    struct evbuffer *body; /* request body kept for retries / until connected */
+    struct event global_timer, try_timer, idle_timer, backoff_timer, req_timer;
+    /* Everything from |hc| on is zeroed for each request. */
+    struct hcm_conn *hc;
     struct http_msg req, resp;
     uint32_t flags; /* HS_* */
     const struct cfg_vhost *vh;
@@ -99,17 +104,15 @@ struct hstream {
     struct worker_cluster *wc;
     const char *cluster_name;
     const struct cfg_retry_policy *retry;
-    struct evbuffer *body;   /* request body kept for retries / until connected */
     uint64_t body_bytes;     /* request body bytes received */
     struct upstream_req *up; /* the current attempt */
     struct host *tried[4];   /* hosts already tried (retry_host_predicate) */
     uint32_t n_tried;
     uint32_t attempts; /* upstream attempts started */
     uint32_t retries_left;
-    uint32_t retry_on;   /* effective RETRY_ON_* bits */
-    uint64_t timeout_ms; /* route (global) timeout, 0 = none */
-    uint64_t per_try_ms; /* per-try timeout, 0 = none */
-    struct event global_timer, try_timer, idle_timer, backoff_timer, req_timer;
+    uint32_t retry_on;             /* effective RETRY_ON_* bits */
+    uint64_t timeout_ms;           /* route (global) timeout, 0 = none */
+    uint64_t per_try_ms;           /* per-try timeout, 0 = none */
     struct list_head pending_node; /* worker_cluster pending list while HS_PENDING */
     /* accounting for stats and the access log */
     uint32_t response_flags;
@@ -123,7 +126,10 @@ struct hstream {
     bool retried;        /* at least one retry ran (for retry_success) */
     uint32_t n_replays;  /* transparent re-sends after a pooled-conn race */
     bool force_new_conn; /* the next attempt must not reuse a pooled conn */
-    bool mirrored;       /* request_mirror_policies already sent */
+    bool mirrored;
+    bool idle_armed; /* idle_timer pending */
+    int64_t last_activity_ns;
+        /* for the lazily re-armed stream idle timer */ /* request_mirror_policies already sent */
 };
 
 /* ---- hcm.c, for router.c ----------------------------------------------------------------- */
@@ -155,6 +161,9 @@ bool hcm_downstream_full(const struct hstream *s);
 
 /* ---- router.c, for hcm.c ------------------------------------------------------------------ */
 
+/* Assigns the router's timers of a new stream object (once per object, kept on reuse). */
+struct event_base;
+void router_stream_init(struct hstream *s, struct event_base *base);
 /* The request head is complete (s->req): route it and start the first attempt, or answer
  * locally. */
 void router_on_request_head(struct hstream *s);

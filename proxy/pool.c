@@ -12,6 +12,7 @@
 #include "proxy/cluster.h"
 #include "proxy/conn.h"
 #include "proxy/err.h"
+#include "proxy/access_log.h"
 #include "proxy/hcm.h"
 #include "proxy/log.h"
 #include "proxy/stats.h"
@@ -23,7 +24,7 @@ static void destroy(struct pconn *pc, bool reset)
         list_del(&pc->node);
         pc->idle = false;
     }
-    evtimer_del(&pc->idle_timer);
+    timer_cancel(&pc->idle_timer);
     if (pc->connected) {
         stats_dec(pc->cl->stats, CLUSTER_upstream_cx_active);
         stats_inc(pc->cl->stats, CLUSTER_upstream_cx_destroy);
@@ -74,6 +75,20 @@ static void on_idle_timeout(evutil_socket_t fd, short what, void *arg)
     struct pconn *pc = arg;
     (void)fd;
     (void)what;
+    /* Armed once, checked when it fires (no timer operation per request): busy, or used
+     * since, means wait on. */
+    pc->timer_on = false;
+    if (!pc->idle)
+        return;
+    uint64_t ms = pc->cl->cfg->upstream_http.idle_timeout_ms;
+    int64_t idle_ms = (alog_mono_ns() - pc->idle_since_ns) / 1000000;
+    if (idle_ms < (int64_t)ms) {
+        struct timeval tv = {(time_t)((ms - (uint64_t)idle_ms) / 1000),
+                             (suseconds_t)((ms - (uint64_t)idle_ms) % 1000) * 1000};
+        evtimer_add(&pc->idle_timer, &tv);
+        pc->timer_on = true;
+        return;
+    }
     stats_inc(pc->cl->stats, CLUSTER_upstream_cx_idle_timeout);
     stats_inc(pc->cl->stats, CLUSTER_upstream_cx_destroy_local);
     destroy(pc, false);
@@ -96,8 +111,11 @@ int pool_get(struct worker *w, struct cluster *cl, struct host *h, bool fresh, s
         struct pconn *pc = list_entry(idle->prev, struct pconn, node);
         list_del(&pc->node);
         pc->idle = false;
-        evtimer_del(&pc->idle_timer);
-        if (!still_open(pc)) {
+        /* An origin closes an idle connection after its keep-alive timeout (seconds);
+         * one idle for under 50 ms is not worth a syscall to check. The rare race left is
+         * caught by the router's one-time re-send on a fresh connection. */
+        bool check = alog_mono_ns() - pc->idle_since_ns > 50 * 1000000LL;
+        if (check && !still_open(pc)) {
             stats_inc(cl->stats, CLUSTER_upstream_cx_destroy_remote);
             destroy(pc, false);
             continue;
@@ -155,11 +173,13 @@ void pool_release(struct pconn *pc, bool reusable)
     conn_set_cbs(pc->c, &idle_cbs, pc);
     conn_read_enable(pc->c);
     pc->idle = true;
+    pc->idle_since_ns = alog_mono_ns();
     list_add_tail(&pc->host->idle[pc->w->id], &pc->node);
     uint64_t ms = cc->upstream_http.idle_timeout_ms;
-    if (ms) {
+    if (ms && !pc->timer_on) {
         struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
         evtimer_add(&pc->idle_timer, &tv);
+        pc->timer_on = true;
     }
 }
 

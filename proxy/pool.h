@@ -28,8 +28,10 @@ struct pconn {
     struct list_head node;   /* host->idle[w->id] while idle */
     struct event idle_timer; /* upstream idle timeout while idle */
     uint32_t requests;       /* requests sent on this connection */
+    int64_t idle_since_ns;   /* CLOCK_MONOTONIC when it went idle */
     bool idle;
     bool connected;
+    bool timer_on; /* idle_timer pending */
 };
 
 /* With |fresh| no idle connection is used. Returns 0 with |*out| set: an idle connection (|*reused|

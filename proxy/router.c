@@ -43,6 +43,21 @@ static void attempt_start(struct hstream *s);
 static void attempt_release(struct hstream *s, bool reusable);
 static void attempt_failed(struct hstream *s, enum attempt_failure why);
 
+/* Decimal of |v| into |buf| (>= 21 bytes), NUL-terminated; returns the length. */
+static size_t u64_str(uint64_t v, char *buf)
+{
+    char tmp[21];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
 static void arm(struct event *ev, uint64_t ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
@@ -227,8 +242,18 @@ static void setup_policy(struct hstream *s)
                                            "x-envoy-retriable-header-names",
                                            "x-envoy-expected-rq-timeout-ms",
                                            "x-envoy-upstream-rq-timeout-alt-response"};
-    for (size_t i = 0; i < sizeof(consumed) / sizeof(consumed[0]); i++)
-        http_msg_remove(req, consumed[i]);
+    /* One pass over the headers (names are lowercase): most requests carry none of these. */
+    for (uint32_t i = 0; i < req->headers.n;) {
+        const struct http_slice *nm = &req->headers.v[i].name;
+        bool drop = false;
+        if (nm->n > 8 && memcmp(nm->p, "x-envoy-", 8) == 0)
+            for (size_t k = 0; k < sizeof(consumed) / sizeof(consumed[0]) && !drop; k++)
+                drop = strlen(consumed[k]) == nm->n && memcmp(consumed[k], nm->p, nm->n) == 0;
+        if (drop)
+            http_hdrs_remove_at(&req->headers, i);
+        else
+            i++;
+    }
     const struct cfg_router *router = s->hc->cfg->router;
     if (!router || !router->suppress_envoy_headers) {
         uint64_t expected = s->per_try_ms && (!s->timeout_ms || s->per_try_ms < s->timeout_ms)
@@ -236,8 +261,8 @@ static void setup_policy(struct hstream *s)
                                 : s->timeout_ms;
         if (expected) {
             char buf[24];
-            snprintf(buf, sizeof(buf), "%llu", (unsigned long long)expected);
-            http_msg_set(req, "x-envoy-expected-rq-timeout-ms", buf);
+            size_t n = u64_str(expected, buf);
+            http_hdrs_set(&req->headers, "x-envoy-expected-rq-timeout-ms", 30, buf, n);
         }
     }
 }
@@ -315,7 +340,6 @@ static bool try_retry(struct hstream *s, bool would_retry)
     stats_inc(cstats(s), CLUSTER_upstream_rq_retry);
     stats_inc(cstats(s), CLUSTER_upstream_rq_retry_backoff_exponential);
     uint64_t ms = backoff_ms(s);
-    evtimer_assign(&s->backoff_timer, s->hc->w->base, on_backoff, s);
     arm(&s->backoff_timer, ms);
     log_debug(LC_UPSTREAM, "[C%llu] retrying in %llu ms (%u left)",
               (unsigned long long)s->hc->c->id, (unsigned long long)ms, s->retries_left);
@@ -333,7 +357,7 @@ static void on_global_timeout(evutil_socket_t fd, short what, void *arg)
     if (s->up && s->up->host)
         stats_inc(s->up->host->stats, HOST_rq_error);
     attempt_release(s, false);
-    evtimer_del(&s->backoff_timer);
+    timer_cancel(&s->backoff_timer);
     hcm_local_reply(s, 504, RF_UPSTREAM_REQUEST_TIMEOUT, "upstream_response_timeout",
                     "upstream request timeout");
 }
@@ -350,7 +374,6 @@ static void on_try_timeout(evutil_socket_t fd, short what, void *arg)
 static void start_timers(struct hstream *s)
 {
     if (s->timeout_ms && !evtimer_pending(&s->global_timer, NULL)) {
-        evtimer_assign(&s->global_timer, s->hc->w->base, on_global_timeout, s);
         arm(&s->global_timer, s->timeout_ms);
     }
 }
@@ -358,7 +381,6 @@ static void start_timers(struct hstream *s)
 static void start_try_timer(struct hstream *s)
 {
     if (s->per_try_ms) {
-        evtimer_assign(&s->try_timer, s->hc->w->base, on_try_timeout, s);
         arm(&s->try_timer, s->per_try_ms);
     }
 }
@@ -473,7 +495,7 @@ static void response_complete(struct hstream *s)
     if (s->retried && !status_retriable(s, s->resp.status))
         stats_inc(cstats(s), CLUSTER_upstream_rq_retry_success);
     attempt_release(s, reusable);
-    evtimer_del(&s->global_timer);
+    timer_cancel(&s->global_timer);
     hcm_response_done(s);
 }
 
@@ -483,7 +505,7 @@ static bool on_response_head(struct hstream *s)
     struct upstream_req *ur = s->up;
     int st = s->resp.status;
     count_upstream_status(s, st);
-    evtimer_del(&s->try_timer);
+    timer_cancel(&s->try_timer);
     if (status_retriable(s, st) && (s->flags & HS_REQ_DONE)) {
         if (s->retries_left > 0 && try_retry(s, true)) {
             stats_inc(ur->host->stats, HOST_rq_error);
@@ -503,8 +525,8 @@ static bool on_response_head(struct hstream *s)
     if (!router || !router->suppress_envoy_headers) {
         char buf[24];
         int64_t ms = (alog_mono_ns() - ur->start_ns) / 1000000;
-        snprintf(buf, sizeof(buf), "%lld", (long long)(ms < 0 ? 0 : ms));
-        http_msg_set(&s->resp, "x-envoy-upstream-service-time", buf);
+        size_t n = u64_str(ms < 0 ? 0 : (uint64_t)ms, buf);
+        http_hdrs_set(&s->resp.headers, "x-envoy-upstream-service-time", 29, buf, n);
     }
     s->details = "via_upstream";
     return hcm_send_response_head(s) == 0;
@@ -671,7 +693,7 @@ static void attempt_release(struct hstream *s, bool reusable)
     if (!ur)
         return;
     s->up = NULL;
-    evtimer_del(&s->try_timer);
+    timer_cancel(&s->try_timer);
     struct cluster *cl = cl_of(s);
     __atomic_sub_fetch(&cl->cb_rq, 1, __ATOMIC_RELAXED);
     stats_dec(cstats(s), CLUSTER_upstream_rq_active);
@@ -867,7 +889,7 @@ struct shadow {
 
 static void shadow_free(struct shadow *sh, bool reusable)
 {
-    evtimer_del(&sh->timer);
+    timer_cancel(&sh->timer);
     __atomic_sub_fetch(&sh->cl->cb_rq, 1, __ATOMIC_RELAXED);
     stats_dec(sh->cl->stats, CLUSTER_upstream_rq_active);
     if (sh->pc) {
@@ -1059,6 +1081,13 @@ static void mirror(struct hstream *s)
 
 /* ---- entry points from hcm.c ------------------------------------------------------------- */
 
+void router_stream_init(struct hstream *s, struct event_base *base)
+{
+    evtimer_assign(&s->global_timer, base, on_global_timeout, s);
+    evtimer_assign(&s->try_timer, base, on_try_timeout, s);
+    evtimer_assign(&s->backoff_timer, base, on_backoff, s);
+}
+
 static const char *pick_cluster(struct hstream *s)
 {
     const struct cfg_route_action *a = s->act;
@@ -1186,7 +1215,7 @@ void router_stream_done(struct hstream *s)
         __atomic_sub_fetch(&cl->cb_pending, 1, __ATOMIC_RELAXED);
         stats_dec(cl->stats, CLUSTER_upstream_rq_pending_active);
     }
-    evtimer_del(&s->backoff_timer);
-    evtimer_del(&s->global_timer);
+    timer_cancel(&s->backoff_timer);
+    timer_cancel(&s->global_timer);
     attempt_release(s, false);
 }

@@ -9,6 +9,7 @@ documents in docs/internals/h1_codec.md ("Rejection table"); where the two diffe
 says so. Every case runs once, in order, in a module fixture (one proxy, one access-log
 wait); the parametrized tests then check each case's recorded outcome."""
 import os
+import time
 
 import pytest
 
@@ -125,6 +126,7 @@ MALFORMED = [c for c in CASES if c.level != "ok"]
 assert len(MALFORMED) >= 35
 
 LOG_FMT = "%DOWNSTREAM_REMOTE_ADDRESS% %RESPONSE_CODE% %RESPONSE_FLAGS%\n"
+SANITIZER_MARKS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "Segmentation fault")
 
 
 @pytest.fixture(scope="module")
@@ -154,16 +156,24 @@ def run(tmp_path_factory):
     out = {"remora": r, "py": py, "ports": ports, "prefixes": prefixes, "log": log,
            "results": {}}
     try:
+        crashed_on = None
         for case in CASES:
-            out["results"][case.name] = run_case(r, py, ports, prefixes, case)
+            if crashed_on:
+                out["results"][case.name] = dict(EMPTY_RESULT,
+                                                 err=f"not run: remora crashed on {crashed_on}")
+                continue
+            out["results"][case.name] = res = run_case(r, py, ports, prefixes, case)
+            if res["crash"]:
+                crashed_on = case.name
         # One wait for the whole table: every case left exactly one access log line.
-        want = {res["client"] for res in out["results"].values()}
+        want = {res["client"] for res in out["results"].values() if res["client"]}
 
         def logged():
             seen = {l.split(" ")[0] for l in read_log_lines(log)}
             return want <= seen
         try:
-            wait_for(logged, 6, what="an access log line per case")
+            if r.proc.poll() is None:
+                wait_for(logged, 6, what="an access log line per case")
         except AssertionError:
             pass   # the per-case tests report which line is missing
         lines = {}
@@ -179,36 +189,56 @@ def run(tmp_path_factory):
         r.assert_clean_log()
 
 
+EMPTY_RESULT = {"client": None, "status": None, "resp": None, "err": None, "closed": None,
+                "pe_delta": None, "bytes_delta": None, "new_requests": None, "crash": None}
+
+
 def run_case(r, py, ports, prefixes, case):
     pe = f"http.{prefixes[case.listener]}.downstream_cx_protocol_error"
-    before = {"bytes": py.bytes, "reqs": len(py.requests), "pe": stats(r).get(pe, 0)}
-    c = HttpConn(ports[case.listener], timeout=5)
-    client = f"127.0.0.1:{c.local_port}"
-    res = err = None
+    out = dict(EMPTY_RESULT)
+    if r.proc.poll() is not None:
+        out["err"] = "remora is not running (it died during an earlier case)"
+        return out
+    before = {"bytes": py.bytes, "reqs": len(py.requests), "pe": stats(r).get(pe, 0),
+              "log": len(r.log())}
+    try:
+        c = HttpConn(ports[case.listener], timeout=5)
+    except OSError as e:
+        out["err"] = f"connect: {e!r}"
+        return out
+    out["client"] = f"127.0.0.1:{c.local_port}"
+    res = None
     try:
         c.send(case.raw)
         method = case.raw.split(b" ", 1)[0].decode("latin-1")
         res = c.read_response(method)
     except (EOFError, OSError, ValueError, AssertionError) as e:
-        err = repr(e)
-    closed = c.closed_by_peer(2.0) if res is not None and case.dpe else None
+        out["err"] = repr(e)
+    out["closed"] = c.closed_by_peer(2.0) if res is not None and case.dpe else None
     c.close()
-    if case.dpe:
+    if r.proc.poll() is None and case.dpe:
         try:
             wait_for(lambda: stats(r).get(pe, 0) > before["pe"], 0.5, what=pe)
-        except AssertionError:
+        except (AssertionError, OSError):
             pass
-    pe_delta = stats(r).get(pe, 0) - before["pe"]
-    new_reqs = py.requests[before["reqs"]:]
-    return {"client": client, "status": res.status if res else None, "resp": res, "err": err,
-            "closed": closed, "pe_delta": pe_delta, "bytes_delta": py.bytes - before["bytes"],
-            "new_requests": new_reqs}
+    # Sanitizer reports and crashes are pinned on the case that caused them: a report is
+    # printed as soon as the bad access happens, in the loop iteration that answered.
+    time.sleep(0.02)
+    new_log = r.log()[before["log"]:]
+    if r.proc.poll() is not None or any(bad in new_log for bad in SANITIZER_MARKS):
+        out["crash"] = f"remora crashed on this case (exit {r.proc.poll()}):\n{new_log[:4000]}"
+        return out
+    out.update(status=res.status if res else None, resp=res,
+               pe_delta=stats(r).get(pe, 0) - before["pe"],
+               bytes_delta=py.bytes - before["bytes"], new_requests=py.requests[before["reqs"]:])
+    return out
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_request(run, case):
     res = run["results"][case.name]
     ctx = f"{case.name} ({case.note})" if case.note else case.name
+    assert res["crash"] is None, f"{ctx}: {res['crash']}"
     assert res["status"] == case.status, \
         f"{ctx}: expected {case.status}, got {res['status']} ({res['err'] or res['resp']})"
     if case.level == "ok":
@@ -238,6 +268,7 @@ def test_nothing_reached_the_origin_late(run):
     """Nothing arrived at the origin after its case was over (the per-case deltas add up to
     the final count, taken after the access log wait), and only the controls completed."""
     results = run["results"].values()
+    assert all(r["bytes_delta"] is not None for r in results), "some cases did not run"
     assert run["final_py_bytes"] == sum(r["bytes_delta"] for r in results)
     assert len(run["py"].requests) == sum(1 for c in CASES if c.level == "ok")
 
@@ -249,7 +280,9 @@ def test_protocol_error_totals(run):
     for listener, prefix in run["prefixes"].items():
         cases = [c for c in CASES if c.listener == listener]
         got = st.get(f"http.{prefix}.downstream_cx_protocol_error", 0)
-        assert got == sum(run["results"][c.name]["pe_delta"] for c in cases), prefix
+        deltas = [run["results"][c.name]["pe_delta"] for c in cases]
+        assert None not in deltas, "some cases did not run"
+        assert got == sum(deltas), prefix
         assert got >= sum(1 for c in cases if c.dpe is True), prefix
 
 
