@@ -12,6 +12,7 @@
 #include "proxy/conn.h"
 #include "proxy/dns.h"
 #include "proxy/err.h"
+#include "proxy/hist.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "proxy/stats.h"
@@ -441,7 +442,8 @@ int cluster_manager_init(struct server *srv, void (*on_ready)(struct server *srv
                                     ? cl->cfg->alt_stat_name
                                     : cl->cfg->name;
         cl->stats = stats_block_get(STATS_CLUSTER, stat_name);
-        if (!cl->stats)
+        cl->rq_time = hist_get(STATS_CLUSTER, stat_name, "upstream_rq_time");
+        if (!cl->stats || !cl->rq_time)
             return -RM_ENOMEM;
         stats_inc(srv->cm_stats, CM_cluster_added);
     }

@@ -55,8 +55,9 @@ struct cluster {
     size_t index;   /* position in bs->clusters: the workers' index */
     struct server *srv;
     struct stats_block *stats;
-    struct host_set *hs; /* current (reference held) */
-    bool initialized;    /* first host set (or first DNS attempt) done */
+    struct hist *rq_time; /* cluster.<name>.upstream_rq_time (ms) */
+    struct host_set *hs;  /* current (reference held) */
+    bool initialized;     /* first host set (or first DNS attempt) done */
     /* DNS clusters */
     struct event *dns_timer;
     size_t dns_pending;    /* queries in flight for this refresh */

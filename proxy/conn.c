@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "proxy/err.h"
+#include "proxy/hist.h"
 #include "proxy/log.h"
 #include "proxy/stats.h"
 #include "proxy/transport.h"
@@ -309,6 +310,10 @@ void conn_free(struct conn *c)
     if (c->listener_stats) {
         stats_dec(c->listener_stats, LISTENER_downstream_cx_active);
         stats_inc(c->listener_stats, LISTENER_downstream_cx_destroy);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        hist_record(c->cx_length,
+                    (double)((int64_t)now.tv_sec * 1000000000 + now.tv_nsec - c->start_ns) / 1e6);
         __atomic_sub_fetch(&c->w->n_conns, 1, __ATOMIC_RELAXED);
     }
     list_del(&c->node);

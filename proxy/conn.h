@@ -73,6 +73,8 @@ struct conn {
     struct stats_block *sb; /* optional byte counters: stat ids below, -1 = none */
     int16_t st_rx, st_tx;
     struct stats_block *listener_stats; /* downstream: listener.<addr>.* (active/destroy) */
+    struct hist *cx_length;             /* downstream: listener.<addr>.downstream_cx_length_ms */
+    int64_t start_ns;                   /* downstream: accept time */
     struct list_head node;              /* worker->conns or worker->reap */
     struct sockaddr_storage peer, local;
     socklen_t peer_len, local_len;

@@ -19,6 +19,7 @@
 #include "proxy/access_log.h"
 #include "proxy/conn.h"
 #include "proxy/err.h"
+#include "proxy/hist.h"
 #include "proxy/log.h"
 #include "proxy/response_flags.h"
 #include "proxy/stats.h"
@@ -284,6 +285,22 @@ static void on_request_timeout(evutil_socket_t fd, short what, void *arg)
     hcm_local_reply(s, 408, RF_NONE, "request_overall_timeout", "request timeout");
 }
 
+/* The kept stream object is freed once a connection has been idle for a second: back-to-back
+ * keep-alive requests reuse it, an idle connection costs only its own state. */
+#define SPARE_KEEP_MS 1000
+
+static void stream_destroy(struct hstream *s);
+
+static void arm_conn_idle(struct hcm_conn *hc)
+{
+    uint64_t idle = hc->cfg->idle_timeout_ms;
+    hc->idle_since_ns = alog_mono_ns();
+    if (hc->spare)
+        arm(&hc->idle_timer, idle && idle < SPARE_KEEP_MS ? idle : SPARE_KEEP_MS);
+    else if (idle)
+        arm(&hc->idle_timer, idle);
+}
+
 static void on_conn_idle(evutil_socket_t fd, short what, void *arg)
 {
     struct hcm_conn *hc = arg;
@@ -291,6 +308,18 @@ static void on_conn_idle(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (hc->s)
         return;
+    if (hc->spare) {
+        stream_destroy(hc->spare);
+        hc->spare = NULL;
+    }
+    uint64_t idle = hc->cfg->idle_timeout_ms;
+    if (!idle)
+        return;
+    int64_t elapsed = (alog_mono_ns() - hc->idle_since_ns) / 1000000;
+    if (elapsed < (int64_t)idle) {
+        arm(&hc->idle_timer, idle - (uint64_t)elapsed);
+        return;
+    }
     stats_inc(hc->rt->stats, HTTP_downstream_cx_idle_timeout);
     conn_done(hc, false);
 }
@@ -341,7 +370,7 @@ static struct hstream *stream_new(struct hcm_conn *hc)
         s = calloc(1, sizeof(*s));
         if (!s)
             return NULL;
-        arena_init(&s->arena, 4096);
+        arena_init(&s->arena, 2048);
         s->body = evbuffer_new();
         if (!s->body) {
             free(s);
@@ -391,7 +420,10 @@ static void stream_free(struct hstream *s)
         return;
     }
     evbuffer_drain(s->body, evbuffer_get_length(s->body));
-    arena_reset(&s->arena);
+    /* Keep the object (its timers stay assigned) but give the arena's memory back: an idle
+     * keep-alive connection should cost its own state, not a request's. */
+    arena_fini(&s->arena);
+    arena_init(&s->arena, 2048);
     hc->spare = s;
 }
 
@@ -405,8 +437,10 @@ static void stream_finish(struct hstream *s)
     s->flags |= HS_DONE;
     s->resp_done_ns = alog_mono_ns();
     stats_dec(hstats(s), HTTP_downstream_rq_active);
-    if (s->status)
+    if (s->status) {
         stats_inc(hstats(s), HTTP_downstream_rq_completed);
+        hist_record(hc->rt->rq_time, (double)(s->resp_done_ns - s->start_ns) / 1e6);
+    }
     stream_log(s);
     hc->s = NULL;
     timer_cancel(&hc->hdr_timer);
@@ -422,8 +456,7 @@ static void stream_finish(struct hstream *s)
         conn_done(hc, false);
         return;
     }
-    if (hc->cfg->idle_timeout_ms)
-        arm(&hc->idle_timer, hc->cfg->idle_timeout_ms);
+    arm_conn_idle(hc);
     /* Pipelined requests may already be buffered: parse them from the loop, not from
      * inside the upstream callback that got us here. */
     conn_read_enable(hc->c);
@@ -443,6 +476,7 @@ static void hcm_conn_free(struct hcm_conn *hc)
     h1_parser_fini(&hc->parser);
     stats_dec(hc->rt->stats, HTTP_downstream_cx_active);
     stats_inc(hc->rt->stats, HTTP_downstream_cx_destroy);
+    hist_record(hc->rt->cx_length, (double)(alog_mono_ns() - hc->start_ns) / 1e6);
     snap_unref(hc->snap);
     free(hc);
 }
@@ -1069,6 +1103,8 @@ void hcm_on_accept(struct worker *w, struct conn *c, const struct cfg_hcm *cfg, 
     hc->cfg = cfg;
     hc->rt = rt;
     hc->snap = snap_ref(w->snap);
+    hc->start_ns = alog_mono_ns();
+    hc->idle_since_ns = hc->start_ns;
     h1_parser_init(&hc->parser, H1_ROLE_SERVER, &rt->h1);
     evtimer_assign(&hc->idle_timer, w->base, on_conn_idle, hc);
     evtimer_assign(&hc->dur_timer, w->base, on_conn_duration, hc);

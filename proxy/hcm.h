@@ -32,6 +32,8 @@ struct alog_logger;
 struct hcm_rt {
     const struct cfg_hcm *cfg;
     struct stats_block *stats; /* http.<stat_prefix>.* */
+    struct hist *rq_time;      /* http.<stat_prefix>.downstream_rq_time (ms) */
+    struct hist *cx_length;    /* http.<stat_prefix>.downstream_cx_length_ms */
     struct h1_config h1;       /* request limits from the config */
     struct arena arena;        /* access loggers */
     struct alog_logger **loggers;
@@ -49,6 +51,8 @@ struct hcm_conn {
     struct h1_parser parser;
     struct hstream *s;     /* the stream being served, or NULL between requests */
     struct hstream *spare; /* the last finished stream, kept for reuse */
+    int64_t start_ns;      /* connection start, for downstream_cx_length_ms */
+    int64_t idle_since_ns; /* last stream end, for the idle timeout */
     uint32_t n_requests;
     bool close_after;        /* send connection: close and close after this response */
     bool closed;             /* downstream gone or closing; no more streams */
@@ -129,7 +133,7 @@ struct hstream {
     bool mirrored;
     bool idle_armed; /* idle_timer pending */
     int64_t last_activity_ns;
-        /* for the lazily re-armed stream idle timer */ /* request_mirror_policies already sent */
+    /* for the lazily re-armed stream idle timer */ /* request_mirror_policies already sent */
 };
 
 /* ---- hcm.c, for router.c ----------------------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "filters/filter.h"
 #include "proxy/conn.h"
 #include "proxy/err.h"
+#include "proxy/hist.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "proxy/stats.h"
@@ -82,7 +83,8 @@ int listener_bind_all(struct server *srv)
         for (unsigned k = 0; k < srv->n_workers; k++)
             ls->fds[k] = -1;
         ls->stats = stats_block_get(STATS_LISTENER, l->stat_prefix);
-        if (!ls->stats)
+        ls->cx_length = hist_get(STATS_LISTENER, l->stat_prefix, "downstream_cx_length_ms");
+        if (!ls->stats || !ls->cx_length)
             return -RM_ENOMEM;
         if (chain_rt_new(l->n_chains ? &l->chains[0] : NULL, &ls->chain_rt) < 0 ||
             chain_rt_new(l->default_chain, &ls->default_rt) < 0)
@@ -180,6 +182,10 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         stats_inc(li->ls->stats, LISTENER_downstream_cx_total);
         stats_inc(li->ls->stats, LISTENER_downstream_cx_active);
         c->listener_stats = li->ls->stats;
+        c->cx_length = li->ls->cx_length;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        c->start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
         __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
         void *rt;
         const struct cfg_filter_chain *fc = pick_chain(li->ls, &rt);

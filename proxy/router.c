@@ -18,6 +18,7 @@
 #include "proxy/conn.h"
 #include "proxy/err.h"
 #include "proxy/hcm.h"
+#include "proxy/hist.h"
 #include "proxy/lb.h"
 #include "proxy/log.h"
 #include "proxy/pool.h"
@@ -492,6 +493,7 @@ static void response_complete(struct hstream *s)
     bool reusable = (ur->parser.flags & H1_MF_KEEP_ALIVE) && ur->req_done;
     stats_inc(cstats(s), CLUSTER_upstream_rq_completed);
     stats_inc(ur->host->stats, HOST_rq_success);
+    hist_record(cl_of(s)->rq_time, (double)(alog_mono_ns() - ur->start_ns) / 1e6);
     if (s->retried && !status_retriable(s, s->resp.status))
         stats_inc(cstats(s), CLUSTER_upstream_rq_retry_success);
     attempt_release(s, reusable);

@@ -50,6 +50,7 @@ struct listen_set {
     const struct cfg_listener *cfg;
     int *fds;                  /* n_workers fds; -1 once closed */
     struct stats_block *stats; /* listener.<addr>.* */
+    struct hist *cx_length;    /* listener.<addr>.downstream_cx_length_ms */
     void *chain_rt;            /* terminal filter runtime of chains[0] */
     void *default_rt;          /* ... of default_chain */
     char bound_str[80];        /* actual address (port 0 resolved) */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "proxy/err.h"
+#include "proxy/hist.h"
 #include "proxy/strbuf.h"
 
 unsigned stats_n_slots = 1;
@@ -55,6 +56,7 @@ void stats_init(unsigned n_workers)
 
 void stats_fini(void)
 {
+    hist_fini_all();
     while (registry) {
         struct stats_block *b = registry;
         registry = b->next;
@@ -224,6 +226,28 @@ static bool filter_match(struct stat_filter *f, const char *s)
     return pcre2_match(f->code, (PCRE2_SPTR)s, strlen(s), 0, 0, f->md, f->mc) >= 0;
 }
 
+static bool hist_filter_cb(void *ctx, const char *name)
+{
+    return !ctx || filter_match(ctx, name);
+}
+
+/* Histograms after the counters and gauges, through the same ?filter=. */
+static void render_hists(struct strbuf *out, const char *filter, bool used_only, int fmt)
+{
+    struct stat_filter re;
+    bool have = filter && *filter;
+    if (have && filter_compile(&re, filter, out) < 0)
+        return;
+    if (fmt == 0)
+        hist_render_text(out, hist_filter_cb, have ? &re : NULL, used_only);
+    else if (fmt == 1)
+        hist_render_json(out, hist_filter_cb, have ? &re : NULL, used_only);
+    else
+        hist_render_prometheus(out, hist_filter_cb, have ? &re : NULL, used_only);
+    if (have)
+        filter_free(&re);
+}
+
 static long collect(struct stat_row **rows_out, const char *filter, bool used_only, bool prom,
                     struct strbuf *out)
 {
@@ -311,6 +335,7 @@ int stats_render_text(struct strbuf *out, const char *filter, bool used_only)
     for (long i = 0; i < n; i++)
         sb_printf(out, "%s: %lld\n", rows[i].name, (long long)rows[i].val);
     free_rows(rows, n);
+    render_hists(out, filter, used_only, 0);
     return 0;
 }
 
@@ -326,6 +351,9 @@ int stats_render_json(struct strbuf *out, const char *filter, bool used_only)
         sb_json_str(out, rows[i].name, strlen(rows[i].name));
         sb_printf(out, ",\"value\":%lld}", (long long)rows[i].val);
     }
+    if (n)
+        sb_putc(out, ',');
+    render_hists(out, filter, used_only, 1); /* Envoy: the last element of "stats" */
     sb_puts(out, "]}\n");
     free_rows(rows, n);
     return 0;
@@ -376,5 +404,6 @@ int stats_render_prometheus(struct strbuf *out, const char *filter, bool used_on
         sb_printf(out, " %lld\n", (long long)rows[i].val);
     }
     free_rows(rows, n);
+    render_hists(out, filter, used_only, 2);
     return 0;
 }

@@ -57,7 +57,9 @@ def remora_config(kind, port, admin_port, origin_port, pki):
             "        typed_config:",
             '          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
             "          stat_prefix: bench",
-            "          codec_type: AUTO",
+            # h2c asks for HTTP2 explicitly, so a Remora without HTTP/2 refuses the config
+            # (cell n/a) instead of failing under load.
+            "          codec_type: %s" % ("HTTP2" if kind == "h2c" else "AUTO"),
             "          route_config:",
             "            name: bench",
             "            virtual_hosts:",

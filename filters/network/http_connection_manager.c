@@ -10,6 +10,7 @@
 #include "proxy/access_log.h"
 #include "proxy/err.h"
 #include "proxy/hcm.h"
+#include "proxy/hist.h"
 #include "proxy/log.h"
 #include "proxy/stats.h"
 
@@ -32,6 +33,8 @@ static int hcm_rt_new(const void *config, void **out)
     arena_init(&rt->arena, 0);
     rt->cfg = cfg;
     rt->stats = stats_block_get(STATS_HTTP, cfg->stat_prefix);
+    rt->rq_time = hist_get(STATS_HTTP, cfg->stat_prefix, "downstream_rq_time");
+    rt->cx_length = hist_get(STATS_HTTP, cfg->stat_prefix, "downstream_cx_length_ms");
     rt->loggers = calloc(cfg->n_access_logs ? cfg->n_access_logs : 1, sizeof(*rt->loggers));
     if (!rt->stats || !rt->loggers) {
         hcm_rt_free(rt);

@@ -122,7 +122,8 @@ class Remora:
         out = {}
         for line in body.splitlines():
             k, _, v = line.partition(": ")
-            out[k] = int(v)
+            if v.lstrip("-").isdigit():  # histogram lines (P0(..) P25(..) ...) are not counters
+                out[k] = int(v)
         return out
 
     def stat(self, name):

@@ -172,6 +172,23 @@ def wait_stat(r, name, value, timeout=5.0):
     return last["s"]
 
 
+def wait_stats(r, expected, timeout=5.0):
+    """Waits until every stat in `expected` ({name: value}) has its value (a missing stat
+    counts as absent, not 0, unless the expected value is 0); returns the final snapshot.
+    Counters move on the workers, so a test reads them with a wait, never a fixed sleep."""
+    last = {}
+
+    def ok():
+        last["s"] = stats(r)
+        return all(last["s"].get(k, 0 if v == 0 else None) == v for k, v in expected.items())
+    try:
+        wait_for(ok, timeout, what="stats")
+    except AssertionError:
+        got = {k: last["s"].get(k) for k in expected}
+        raise AssertionError(f"stats did not settle: expected {expected}, got {got}")
+    return last["s"]
+
+
 def read_log_lines(path):
     try:
         with open(path, "rb") as f:

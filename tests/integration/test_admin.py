@@ -38,8 +38,13 @@ def test_stats_names_filter_and_json(remora, echo_server):
         s.recv(1)
     wait_for(lambda: r.stat("tcp.ingress_tcp.downstream_cx_total") == 1, what="stat")
     st, body, _ = r.get("/stats")
-    names = [l.split(":")[0] for l in body.splitlines()]
+    # Counters and gauges sorted by name, then the histograms (Envoy's text layout).
+    lines = body.splitlines()
+    names = [l.split(":")[0] for l in lines if l.split(": ", 1)[1].lstrip("-").isdigit()]
+    hists = [l.split(":")[0] for l in lines if not l.split(": ", 1)[1].lstrip("-").isdigit()]
     assert names == sorted(names), "stats are sorted by name"
+    assert hists == sorted(hists) and lines[-len(hists):] == [l for l in lines if
+                                                             l.split(":")[0] in hists]
     for n in ("cluster.echo.upstream_cx_total", "cluster.echo.upstream_cx_connect_fail",
               "cluster.echo.upstream_cx_active", "cluster.echo.upstream_cx_rx_bytes_total",
               f"listener.127.0.0.1_{port}.downstream_cx_total", "server.live",

@@ -7,8 +7,9 @@ import os
 import re
 
 from conftest import free_port
-from http_helpers import (HttpConn, cluster, file_log, hcm, http_listener, origins, route,
-                          start_proxy, vhost, wait_log_lines, wait_stat)
+from http_helpers import (HttpConn, simple_proxy, cluster, file_log, hcm, http_listener, origins, route,
+                          start_proxy, vhost, wait_log_lines, wait_stat,
+                          wait_stats)
 
 assert origins  # fixture, used by name
 
@@ -129,7 +130,6 @@ def traffic(remora, tmp_path, origins):
 
 def test_http_stats(remora, tmp_path, origins):
     r = traffic(remora, tmp_path, origins)
-    st = wait_stat(r, "http.ingress_http.downstream_cx_active", 0)
     want = {
         "http.ingress_http.downstream_rq_total": 10,
         "http.ingress_http.downstream_rq_2xx": 5,
@@ -148,8 +148,8 @@ def test_http_stats(remora, tmp_path, origins):
         "cluster.origin.upstream_cx_http1_total": 1,
         "cluster.origin.upstream_cx_total": 1,
     }
-    got = {k: st.get(k) for k in want}
-    assert got == want
+    want["http.ingress_http.downstream_cx_active"] = 0
+    wait_stats(r, want)
 
 
 def test_prometheus_stats(remora, tmp_path, origins):
@@ -187,3 +187,32 @@ def parse_prometheus(text):
         v = float(m.group(3))
         out[(m.group(1), labels)] = int(v) if v.is_integer() else v
     return out
+
+
+def test_histograms_in_stats_and_prometheus(remora, tmp_path, origins):
+    """downstream_rq_time and upstream_rq_time: quantiles in /stats, buckets in Prometheus."""
+    o = origins()
+    r, port, _ = simple_proxy(remora, tmp_path, o.port)
+    with HttpConn(port) as c:
+        for _ in range(20):
+            assert c.request("GET", "/x").status == 200
+    st, body, _ = r.get("/stats?filter=rq_time")
+    lines = dict(l.split(": ", 1) for l in body.splitlines())
+    for name in ("cluster.origin.upstream_rq_time", "http.ingress_http.downstream_rq_time"):
+        assert re.fullmatch(r"P0\(nan,[\d.]+\) P25\(nan,[\d.]+\) P50\(nan,[\d.]+\) P75\(nan,[\d.]+\) "
+                            r"P90\(nan,[\d.]+\) P95\(nan,[\d.]+\) P99\(nan,[\d.]+\) "
+                            r"P99\.5\(nan,[\d.]+\) P99\.9\(nan,[\d.]+\) P100\(nan,[\d.]+\)",
+                            lines[name]), lines[name]
+    st, body, _ = r.get("/stats/prometheus")
+    prom = parse_prometheus(body)
+    assert "# TYPE envoy_cluster_upstream_rq_time histogram" in body
+    inf = prom[("envoy_cluster_upstream_rq_time_bucket",
+                frozenset({("envoy_cluster_name", "origin"), ("le", "+Inf")}))]
+    count = prom[("envoy_cluster_upstream_rq_time_count",
+                  frozenset({("envoy_cluster_name", "origin")}))]
+    assert inf == count == 20
+    st, body, _ = r.get("/stats?format=json&filter=downstream_rq_time")
+    data = json.loads(body)
+    hist = data["stats"][-1]["histograms"]
+    assert hist["supported_quantiles"] == [0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100]
+    assert hist["computed_quantiles"][0]["name"] == "http.ingress_http.downstream_rq_time"

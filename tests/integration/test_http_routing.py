@@ -7,7 +7,8 @@ import os
 
 from conftest import free_port
 from http_helpers import (HttpConn, cluster, file_log, hcm, http_listener, one_request, origins,
-                          route, start_proxy, vhost, wait_log_match, wait_stat)
+                          route, start_proxy, vhost, wait_log_match, wait_stat,
+                          wait_stats)
 
 assert origins  # fixture, used by name
 
@@ -167,9 +168,8 @@ def test_direct_response(remora, tmp_path, origins):
     assert (res.status, res.body) == (418, b"short and stout")
     assert res.get("content-length") == str(len(b"short and stout"))
     assert res.get("content-type") == "text/plain"
-    st = wait_stat(r, "http.ingress_http.rq_direct_response", 1)
-    assert st.get("cluster.a.upstream_rq_total", 0) == 0
-    assert st.get("cluster.b.upstream_rq_total", 0) == 0
+    wait_stats(r, {"http.ingress_http.rq_direct_response": 1, "cluster.a.upstream_rq_total": 0,
+                   "cluster.b.upstream_rq_total": 0})
 
 
 def test_redirects(remora, tmp_path, origins):
@@ -196,8 +196,7 @@ def test_no_route_is_404_nr(remora, tmp_path, origins):
     assert res.body == b""
     line = wait_log_match(log, lambda l: l.startswith("noroute "))
     assert line.split()[1:3] == ["404", "NR"], line
-    st = wait_stat(r, "http.ingress_http.no_route", 1)
-    assert st["http.ingress_http.downstream_rq_4xx"] == 1
+    wait_stats(r, {"http.ingress_http.no_route": 1, "http.ingress_http.downstream_rq_4xx": 1})
     # the same vhost serves its own route
     assert one_request(port, "GET", "/only", host="narrow.test").body == b"only"
 
@@ -242,9 +241,9 @@ def test_weighted_clusters_90_10(remora, tmp_path, origins):
     p = 0.9
     sigma = math.sqrt(n * p * (1 - p))
     assert abs(counts["heavy"] - n * p) < 5 * sigma, counts
-    st = wait_stat(r, "http.ingress_http.downstream_rq_completed", n)
-    assert st["cluster.heavy.upstream_rq_total"] == counts["heavy"]
-    assert st["cluster.light.upstream_rq_total"] == counts["light"]
+    wait_stats(r, {"http.ingress_http.downstream_rq_completed": n,
+                   "cluster.heavy.upstream_rq_total": counts["heavy"],
+                   "cluster.light.upstream_rq_total": counts["light"]})
 
 
 def test_prefix_rewrite_and_host_rewrite(remora, tmp_path, origins):

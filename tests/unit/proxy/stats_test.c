@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "proxy/hist.h"
 #include "proxy/stats.h"
 #include "proxy/strbuf.h"
 
@@ -90,7 +91,8 @@ static void text_json_prometheus(void **state)
     assert_string_equal(sb.data,
                         "{\"stats\":[{\"name\":\"cluster.x.upstream_cx_total\",\"value\":3},"
                         "{\"name\":\"listener.127.0.0.1_80.downstream_cx_total\","
-                        "\"value\":1}]}\n");
+                        "\"value\":1},{\"histograms\":{\"supported_quantiles\":"
+                        "[0,25,50,75,90,95,99,99.5,99.9,100],\"computed_quantiles\":[]}}]}\n");
     sb_reset(&sb);
     assert_int_equal(stats_render_prometheus(&sb, "downstream_cx_total", false), 0);
     assert_string_equal(sb.data, "# TYPE envoy_listener_downstream_cx_total counter\n"
@@ -99,6 +101,37 @@ static void text_json_prometheus(void **state)
     sb_reset(&sb);
     assert_int_equal(stats_render_text(&sb, "([", false), -8 /* -RM_EINVAL */);
     assert_non_null(strstr(sb.data, "Invalid regex"));
+    sb_fini(&sb);
+}
+
+static void histograms(void **state)
+{
+    (void)state;
+    stats_slot = 0;
+    struct hist *h = hist_get(STATS_CLUSTER, "web", "upstream_rq_time");
+    assert_ptr_equal(h, hist_get(STATS_CLUSTER, "web", "upstream_rq_time"));
+    for (int i = 0; i < 100; i++)
+        hist_record(h, 3.0); /* bucket (1, 5] */
+    struct strbuf sb;
+    sb_init(&sb);
+    assert_int_equal(stats_render_text(&sb, "upstream_rq_time", false), 0);
+    /* 100 values in (1,5]: P0 at the bucket's start, P50 halfway, P100 at its end. */
+    assert_string_equal(sb.data, "cluster.web.upstream_rq_time: P0(nan,1) P25(nan,2) P50(nan,3) "
+                                 "P75(nan,4) P90(nan,4.6) P95(nan,4.8) P99(nan,4.96) "
+                                 "P99.5(nan,4.98) P99.9(nan,4.996) P100(nan,5)\n");
+    sb_reset(&sb);
+    assert_int_equal(stats_render_prometheus(&sb, "upstream_rq_time", false), 0);
+    assert_non_null(strstr(sb.data, "# TYPE envoy_cluster_upstream_rq_time histogram\n"));
+    assert_non_null(strstr(sb.data, "envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="
+                                    "\"web\",le=\"1\"} 0\n"));
+    assert_non_null(strstr(sb.data, "envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="
+                                    "\"web\",le=\"5\"} 100\n"));
+    assert_non_null(strstr(sb.data, "envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name="
+                                    "\"web\",le=\"+Inf\"} 100\n"));
+    assert_non_null(strstr(sb.data, "envoy_cluster_upstream_rq_time_sum{envoy_cluster_name="
+                                    "\"web\"} 300\n"));
+    assert_non_null(strstr(sb.data, "envoy_cluster_upstream_rq_time_count{envoy_cluster_name="
+                                    "\"web\"} 100\n"));
     sb_fini(&sb);
 }
 
@@ -125,6 +158,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(rows_sum_across_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(text_json_prometheus, setup, teardown),
         cmocka_unit_test_setup_teardown(text_is_sorted, setup, teardown),
+        cmocka_unit_test_setup_teardown(histograms, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
