@@ -505,7 +505,9 @@ static void conn_done(struct hcm_conn *hc, bool reset)
         conn_close(c, true);
     else
         conn_close_after_flush(c);
-    hcm_conn_free(hc);
+    /* Inside the parse loop the loop still holds |hc|: it frees it on the way out. */
+    if (!hc->in_parse)
+        hcm_conn_free(hc);
 }
 
 static void down_read(struct conn *c)
@@ -893,7 +895,11 @@ static void hcm_parse(struct hcm_conn *hc)
     }
 out:
     hc->in_parse = false;
-    if (hc->want_parse && !hc->closed)
+    if (hc->closed) {
+        hcm_conn_free(hc); /* conn_done() ran inside the loop and left the free to us */
+        return;
+    }
+    if (hc->want_parse)
         event_active(&hc->resume_ev, EV_READ, 0);
 }
 
