@@ -73,10 +73,12 @@ struct upstream_req {
     bool reused;             /* on a pooled connection */
     bool connected;
     bool head_sent;
-    bool req_done;   /* the whole request is written */
-    bool resp_head;  /* a response head arrived */
-    bool resp_bytes; /* any response byte arrived */
-    size_t body_off; /* bytes of s->body already sent (when kept for retries) */
+    bool req_done;           /* the whole request is written */
+    bool resp_head;          /* a response head arrived */
+    bool resp_bytes;         /* any response byte arrived */
+    size_t body_off;         /* bytes of s->body already sent (when kept for retries) */
+    struct event idle_timer; /* per_try_idle_timeout (armed lazily) */
+    int64_t last_rx_ns;      /* last response byte, for the per-try idle timeout */
     int64_t start_ns;
 };
 

@@ -271,6 +271,14 @@ static void setup_policy(struct hstream *s)
 static bool status_retriable(const struct hstream *s, int st)
 {
     uint32_t on = s->retry_on;
+    /* retriable-headers: any of the policy's header matchers fits the response. */
+    if ((on & RETRY_ON_RETRIABLE_HEADERS) && s->retry)
+        for (size_t i = 0; i < s->retry->n_retriable_headers; i++)
+            if (route_header_matches(&s->retry->retriable_headers[i], &s->resp))
+                return true;
+    /* envoy-ratelimited: the origin (an Envoy) said x-envoy-ratelimited. */
+    if ((on & RETRY_ON_ENVOY_RATELIMITED) && http_msg_has(&s->resp, "x-envoy-ratelimited"))
+        return true;
     if ((on & RETRY_ON_5XX) && st >= 500)
         return true;
     if ((on & RETRY_ON_GATEWAY_ERROR) && (st == 502 || st == 503 || st == 504))
@@ -372,6 +380,24 @@ static void on_try_timeout(evutil_socket_t fd, short what, void *arg)
     attempt_failed(s, FAIL_TIMEOUT);
 }
 
+/* per_try_idle_timeout: no response byte for that long ends the attempt like a per-try
+ * timeout. Armed once per attempt, re-armed for what is left when it fires early. */
+static void on_try_idle(evutil_socket_t fd, short what, void *arg)
+{
+    struct upstream_req *ur = arg;
+    struct hstream *s = ur->s;
+    (void)fd;
+    (void)what;
+    uint64_t ms = s->retry ? s->retry->per_try_idle_timeout_ms : 0;
+    int64_t idle = (alog_mono_ns() - ur->last_rx_ns) / 1000000;
+    if (idle < (int64_t)ms) {
+        arm(&ur->idle_timer, ms - (uint64_t)idle);
+        return;
+    }
+    stats_inc(cstats(s), CLUSTER_upstream_rq_per_try_idle_timeout);
+    attempt_failed(s, FAIL_TIMEOUT);
+}
+
 static void start_timers(struct hstream *s)
 {
     if (s->timeout_ms && !evtimer_pending(&s->global_timer, NULL)) {
@@ -381,6 +407,12 @@ static void start_timers(struct hstream *s)
 
 static void start_try_timer(struct hstream *s)
 {
+    struct upstream_req *ur = s->up;
+    if (ur && s->retry && s->retry->per_try_idle_timeout_ms) {
+        ur->last_rx_ns = alog_mono_ns();
+        evtimer_assign(&ur->idle_timer, s->hc->w->base, on_try_idle, ur);
+        arm(&ur->idle_timer, s->retry->per_try_idle_timeout_ms);
+    }
     if (s->per_try_ms) {
         arm(&s->try_timer, s->per_try_ms);
     }
@@ -539,6 +571,7 @@ static void up_read(struct conn *c)
     struct upstream_req *ur = c->ctx;
     struct hstream *s = ur->s;
     struct evbuffer *in = c->in;
+    ur->last_rx_ns = alog_mono_ns();
     if (evbuffer_get_length(in) && !ur->resp_bytes) {
         ur->resp_bytes = true;
         s->up_first_ns = alog_mono_ns();
@@ -696,6 +729,7 @@ static void attempt_release(struct hstream *s, bool reusable)
         return;
     s->up = NULL;
     timer_cancel(&s->try_timer);
+    timer_cancel(&ur->idle_timer); /* zeroed (never armed) flags: nothing to do */
     struct cluster *cl = cl_of(s);
     __atomic_sub_fetch(&cl->cb_rq, 1, __ATOMIC_RELAXED);
     stats_dec(cstats(s), CLUSTER_upstream_rq_active);

@@ -98,6 +98,7 @@ struct stats_block {
     C(upstream_rq_5xx)                          \
     C(upstream_rq_timeout)                      \
     C(upstream_rq_per_try_timeout)              \
+    C(upstream_rq_per_try_idle_timeout)         \
     C(upstream_rq_retry)                        \
     C(upstream_rq_retry_success)                \
     C(upstream_rq_retry_overflow)               \

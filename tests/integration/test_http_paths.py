@@ -50,3 +50,33 @@ def test_always_set_request_id_in_response(remora, tmp_path, py_origins):
                               hcm_extra={"always_set_request_id_in_response": True})
     res = one_request(port, "GET", "/echo", [("x-request-id", "abc-123")])
     assert res.get("x-request-id") == "abc-123"
+
+
+def _retry_proxy(remora, tmp_path, origin_port, retry_policy):
+    from http_helpers import route
+    return simple_proxy(remora, tmp_path, origin_port,
+                        routes=[route("/", "origin", retry_policy=retry_policy)])
+
+
+def test_retriable_headers(remora, tmp_path, py_origins):
+    """retry_on retriable-headers: a response carrying a matching header is retried."""
+    o = py_origins()
+    o.script.extend([{"status": 200, "headers": [("x-upstream-retry", "yes")], "body": b"a"},
+                     {"status": 200, "body": b"b"}])
+    _, port, _ = _retry_proxy(remora, tmp_path, o.port, {
+        "retry_on": "retriable-headers", "num_retries": 1,
+        "retriable_headers": [{"name": "x-upstream-retry", "string_match": {"exact": "yes"}}]})
+    res = one_request(port, "GET", "/h")
+    assert (res.status, res.body) == (200, b"b")
+    assert len(o.requests) == 2
+
+
+def test_per_try_idle_timeout_retries(remora, tmp_path, py_origins):
+    """per_try_idle_timeout: an attempt that goes silent is abandoned and retried."""
+    o = py_origins()
+    o.script.extend([{"status": 200, "delay": 2.0, "body": b"slow"},
+                     {"status": 200, "body": b"fast"}])
+    _, port, _ = _retry_proxy(remora, tmp_path, o.port, {
+        "retry_on": "reset", "num_retries": 1, "per_try_idle_timeout": "0.3s"})
+    res = one_request(port, "GET", "/i")
+    assert (res.status, res.body) == (200, b"fast")
