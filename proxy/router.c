@@ -227,7 +227,11 @@ static void setup_policy(struct hstream *s)
         }
         if (header_u64(req, "x-envoy-max-retries", &x))
             s->retries_left = (uint32_t)(x > 1000 ? 1000 : x);
-        if (header_u64(req, "x-envoy-upstream-rq-timeout-ms", &x))
+        const struct cfg_router *rtr = s->hc->cfg->router;
+        if (rtr && rtr->respect_expected_rq_timeout &&
+            header_u64(req, "x-envoy-expected-rq-timeout-ms", &x))
+            s->timeout_ms = x; /* the previous hop's budget (Envoy: respect_expected_rq_timeout) */
+        else if (header_u64(req, "x-envoy-upstream-rq-timeout-ms", &x))
             s->timeout_ms = x;
         if (header_u64(req, "x-envoy-upstream-rq-per-try-timeout-ms", &x))
             s->per_try_ms = x;
@@ -487,6 +491,9 @@ static void send_request(struct hstream *s)
 {
     struct upstream_req *ur = s->up;
     struct conn *uc = ur->pc->c;
+    /* auto_host_rewrite: Host becomes the DNS name of the chosen host (DNS clusters). */
+    if (s->act->auto_host_rewrite && ur->host->hostname)
+        http_msg_set_authority(&s->req, ur->host->hostname, strlen(ur->host->hostname));
     enum http_body_kind framing = s->req.body;
     if (framing == HTTP_BODY_UNTIL_CLOSE || framing == HTTP_BODY_TUNNEL)
         framing = HTTP_BODY_NONE;

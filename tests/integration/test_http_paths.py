@@ -80,3 +80,16 @@ def test_per_try_idle_timeout_retries(remora, tmp_path, py_origins):
         "retry_on": "reset", "num_retries": 1, "per_try_idle_timeout": "0.3s"})
     res = one_request(port, "GET", "/i")
     assert (res.status, res.body) == (200, b"fast")
+
+
+def test_auto_host_rewrite_uses_the_dns_name(remora, tmp_path, py_origins):
+    from http_helpers import dns_cluster, hcm, http_listener, route, start_proxy, vhost
+    from conftest import free_port
+    o = py_origins(handler=lambda req: {"status": 200,
+                                        "body": dict(req.headers).get("host", "").encode()})
+    port = free_port()
+    h = hcm([vhost("v", ["*"], [route("/", "dns", auto_host_rewrite=True)])])
+    start_proxy(remora, [http_listener("http", port, h)],
+                [dns_cluster("dns", "localhost", o.port, dns_lookup_family="V4_ONLY")])
+    res = one_request(port, "GET", "/", host="front.example")
+    assert (res.status, res.body) == (200, b"localhost")
