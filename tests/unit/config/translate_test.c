@@ -1647,9 +1647,8 @@ static void test_filters_and_chains(void **state)
             2) "[0].filters[0].typed_config: Didn't find a registered "
                "implementation for 'envoy.filters.network.tcp_proxy' with type URL: "
                "'envoy.extensions.access_loggers.file.v3.FileAccessLog'",
-        "--config-yaml:26:15: " LF(
-            3) "[0].filters[0].name: network filter "
-               "envoy.filters.network.rbac is not supported by Remora yet",
+        "--config-yaml:26:15: " LF(3) "[0].filters[0].name: network filter "
+                                      "envoy.filters.network.rbac is not supported by Remora yet",
         "--config-yaml:30:15: " LF(
             4) "[0].filters[0]: terminal filter named first of type "
                "envoy.filters.network.tcp_proxy must be the last filter in a network filter chain",
