@@ -168,6 +168,17 @@ struct cfg_tcp_proxy {
     size_t n_access_logs;
 };
 
+/* ---- layered runtime ------------------------------------------------------------------- */
+
+enum cfg_runtime_layer_kind { RUNTIME_STATIC, RUNTIME_ADMIN };
+
+struct cfg_runtime_layer {
+    const char *name;
+    enum cfg_runtime_layer_kind kind;
+    const struct vt_node *values; /* RUNTIME_STATIC: the static_layer Struct (nested maps
+                                   * flatten to dotted keys), or NULL */
+};
+
 /* ---- the whole bootstrap --------------------------------------------------------------- */
 
 struct cfg_bootstrap {
@@ -177,6 +188,8 @@ struct cfg_bootstrap {
     size_t n_listeners;
     struct cfg_cluster *clusters;
     size_t n_clusters;
+    struct cfg_runtime_layer *runtime_layers; /* layered_runtime.layers, in order */
+    size_t n_runtime_layers;
     const struct vt_node *src; /* the merged bootstrap tree (for /config_dump) */
 };
 

@@ -122,7 +122,7 @@ static const struct cfg_field runtime_layer_fields[] = {
     {"static_layer", CFG_SUPPORTED, NULL, NULL},
     {"disk_layer", CFG_UNSUPPORTED, NULL, "runtime overrides are not implemented"},
     /* Only enables /runtime_modify, which Remora does not serve. */
-    {"admin_layer", CFG_NOOP, NULL, NULL},
+    {"admin_layer", CFG_SUPPORTED, NULL, NULL},
     {"rtds_layer", CFG_UNSUPPORTED, NULL, "runtime overrides are not implemented"},
 };
 CFG_TYPE(runtime_layer_msg, "envoy.config.bootstrap.v3.RuntimeLayer", runtime_layer_fields);
@@ -195,6 +195,9 @@ static void translate_runtime(struct cfg_ctx *ctx, const struct vt_node *n, cons
         return;
     const struct vt_node *list = cfg_obj_get(&o, "layers");
     const char *lpath = cfg_obj_path(ctx, &o, "layers");
+    struct cfg_runtime_layer *layers = cfg_alloc(ctx, (count ? count : 1) * sizeof(*layers));
+    if (!layers)
+        return;
     for (size_t i = 0; i < count; i++) {
         struct cfg_obj l;
         const char *name = NULL;
@@ -203,14 +206,23 @@ static void translate_runtime(struct cfg_ctx *ctx, const struct vt_node *n, cons
             continue;
         if (cfg_f_str(ctx, &l, "name", &name) && (!name || !name[0]))
             cfg_obj_error(ctx, &l, "name", "name is required (a non-empty string)");
+        struct cfg_runtime_layer *layer = &layers[i];
+        layer->name = name ? name : "";
         const struct vt_node *sl = cfg_obj_get(&l, "static_layer");
         const struct vt_node *st = NULL;
-        if (sl && cfg_val_struct(ctx, sl, cfg_obj_path(ctx, &l, "static_layer"), &st) &&
-            st->map.n > 0)
-            cfg_obj_error(ctx, &l, "static_layer",
-                          "static_layer is not supported by Remora yet: runtime overrides are "
-                          "not implemented");
+        if (sl && cfg_val_struct(ctx, sl, cfg_obj_path(ctx, &l, "static_layer"), &st)) {
+            layer->kind = RUNTIME_STATIC;
+            layer->values = st;
+        } else if (cfg_obj_get(&l, "admin_layer")) {
+            layer->kind = RUNTIME_ADMIN;
+        } else if (!vt_map_get(list->list.items[i], "disk_layer") &&
+                   !vt_map_get(list->list.items[i], "rtds_layer")) { /* refused above */
+            cfg_err_add(ctx->err, list->list.items[i], ipath,
+                        "a runtime layer needs static_layer or admin_layer");
+        }
     }
+    ctx->bs->runtime_layers = layers;
+    ctx->bs->n_runtime_layers = count;
 }
 
 static void check_stats_flush(struct cfg_ctx *ctx, const struct cfg_obj *o)

@@ -23,6 +23,7 @@
 #include "proxy/err.h"
 #include "proxy/list.h"
 #include "proxy/log.h"
+#include "proxy/runtime.h"
 #include "proxy/server.h"
 #include "proxy/stats.h"
 #include "proxy/strbuf.h"
@@ -453,6 +454,18 @@ static void h_memory(struct admin *a, const struct admin_req *r, struct admin_re
               (long long)stats_value(s, SERVER_memory_physical_size));
 }
 
+static void h_runtime(struct admin *a, const struct admin_req *r, struct admin_resp *resp)
+{
+    (void)r;
+    resp->content_type = "application/json";
+    runtime_render(a->srv, &resp->body);
+}
+
+static void h_runtime_modify(struct admin *a, const struct admin_req *r, struct admin_resp *resp)
+{
+    resp->status = runtime_modify(a->srv, r->query, &resp->body);
+}
+
 static const struct admin_handler handlers[] = {
     {"/", "Admin home page (this help)", false, h_help},
     {"/clusters", "upstream cluster status (?format=json)", false, h_clusters},
@@ -466,6 +479,9 @@ static const struct admin_handler handlers[] = {
     {"/memory", "print current allocation/heap usage", false, h_memory},
     {"/quitquitquit", "exit the server", true, h_quit},
     {"/ready", "print server state, return 200 if LIVE, otherwise return 503", false, h_ready},
+    {"/runtime", "print runtime values", false, h_runtime},
+    {"/runtime_modify", "modify runtime values (?key=value; empty value removes)", true,
+     h_runtime_modify},
     {"/server_info", "print server version/status information", false, h_server_info},
     {"/stats", "print server stats (?filter=<regex>, ?format=json|prometheus, ?usedonly)", false,
      h_stats},

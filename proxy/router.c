@@ -24,6 +24,7 @@
 #include "proxy/pool.h"
 #include "proxy/response_flags.h"
 #include "proxy/route.h"
+#include "proxy/runtime.h"
 #include "proxy/stats.h"
 #include "proxy/strbuf.h"
 #include "proxy/worker.h"
@@ -910,6 +911,21 @@ void router_conn_available(struct worker *w, struct cluster *cl)
     attempt_start(s);
 }
 
+static uint64_t rt_get(void *ctx, const char *key, uint64_t dflt)
+{
+    return runtime_get_uint(((struct worker *)ctx)->runtime, key, dflt);
+}
+
+/* The worker's runtime values for route matching and weights (NULL when it has none). */
+static const struct route_runtime *worker_rt(struct worker *w, struct route_runtime *buf)
+{
+    if (!w->runtime || !w->runtime->n)
+        return NULL;
+    buf->get_uint = rt_get;
+    buf->ctx = w;
+    return buf;
+}
+
 /* ---- request mirroring (shadowing) ------------------------------------------------------------
  * A copy of the complete request goes to each mirror cluster with "-shadow" appended to the
  * host, fire and forget: the shadow's response is read and dropped, its failures are only
@@ -1043,7 +1059,9 @@ static void on_shadow_timeout(evutil_socket_t fd, short what, void *arg)
 static void mirror_one(struct hstream *s, const struct cfg_mirror_policy *m)
 {
     struct worker *w = s->hc->w;
-    if (m->has_fraction && !route_fraction_enabled(&m->fraction, worker_rand(w), NULL))
+    struct route_runtime rtb;
+    if (m->has_fraction &&
+        !route_fraction_enabled(&m->fraction, worker_rand(w), worker_rt(w, &rtb)))
         return;
     struct worker_cluster *wc = worker_find_cluster(w, m->cluster);
     if (!wc)
@@ -1138,8 +1156,9 @@ static const char *pick_cluster(struct hstream *s)
     case CSPEC_CLUSTER:
         return a->cluster;
     case CSPEC_WEIGHTED: {
+        struct route_runtime rtb;
         const struct cfg_weighted_cluster_http *wcl =
-            route_pick_weighted(a, worker_rand(s->hc->w), NULL);
+            route_pick_weighted(a, worker_rand(s->hc->w), worker_rt(s->hc->w, &rtb));
         s->wcl = wcl;
         return wcl ? wcl->name : NULL;
     }
@@ -1158,7 +1177,8 @@ void router_on_request_head(struct hstream *s)
     const struct cfg_route_config *rc = hc->cfg->route_config;
     struct http_msg *req = &s->req;
     s->vh = route_find_vhost(rc, req->authority.p, req->authority.n);
-    s->route = s->vh ? route_match(s->vh, req, worker_rand(hc->w), NULL) : NULL;
+    struct route_runtime rtb;
+    s->route = s->vh ? route_match(s->vh, req, worker_rand(hc->w), worker_rt(hc->w, &rtb)) : NULL;
     if (!s->route) {
         stats_inc(hs, HTTP_no_route);
         hcm_local_reply(s, 404, RF_NO_ROUTE_FOUND, "route_not_found", "");

@@ -18,6 +18,7 @@
 #include "proxy/err.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
+#include "proxy/runtime.h"
 #include "proxy/stats.h"
 #include "proxy/worker.h"
 
@@ -218,6 +219,8 @@ int server_run(struct server_options *opt, struct snapshot *snap)
         /* The snapshot goes first so the host sets posted next find their clusters. */
         mbox_post(&srv->workers[i], MSG_SNAPSHOT, snap_ref(snap), 0);
     }
+    if ((rc = runtime_init(srv)) < 0)
+        goto out;
     if ((rc = dns_new(srv->base, &srv->dns)) < 0)
         goto out;
     srv->state = SERVER_INITIALIZING;
@@ -261,6 +264,7 @@ out:
     free(srv->workers);
     listener_close_all(srv);
     cluster_manager_fini(srv);
+    runtime_fini(srv);
     dns_free(srv->dns);
     free_event(srv->sig_term);
     free_event(srv->sig_int);

@@ -16,6 +16,7 @@
 #include "proxy/err.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
+#include "proxy/runtime.h"
 #include "proxy/server.h"
 #include "proxy/stats.h"
 
@@ -290,6 +291,8 @@ void worker_fini(struct worker *w)
         struct mbox_msg *next = m->next;
         if (m->type == MSG_SNAPSHOT)
             snap_unref(m->arg);
+        else if (m->type == MSG_CALL)
+            m->fn(w, m->arg); /* e.g. a runtime swap: applied, then released below */
         else if (m->type == MSG_HOST_SET)
             host_set_unref(m->arg);
         free(m);
@@ -298,6 +301,7 @@ void worker_fini(struct worker *w)
     free_clusters(w);
     if (w->snap)
         snap_unref(w->snap);
+    runtime_snap_unref(w->runtime);
     free(w->listeners);
     if (w->mbox_ev)
         event_free(w->mbox_ev);

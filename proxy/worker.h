@@ -22,6 +22,7 @@ struct host_set;
 struct listener;
 struct conn;
 struct worker;
+struct runtime_snap;
 
 /* Worker-side view of one cluster: the latest host set and load-balancer state. */
 struct worker_cluster {
@@ -57,12 +58,13 @@ struct worker {
     struct event *mbox_ev; /* reads mbox_fd */
     pthread_mutex_t mbox_lock;
     struct mbox_msg *mbox_head, *mbox_tail;
-    struct event *reap_ev;       /* frees deferred-closed conns after callbacks unwind */
-    struct list_head reap;       /* conns waiting to be freed */
-    struct list_head conns;      /* every live conn of this worker */
-    size_t n_conns;              /* downstream connections open (for drain) */
-    struct snapshot *snap;       /* current snapshot (reference held) */
-    struct listener **listeners; /* this worker's sockets, one per cfg listener */
+    struct event *reap_ev;        /* frees deferred-closed conns after callbacks unwind */
+    struct list_head reap;        /* conns waiting to be freed */
+    struct list_head conns;       /* every live conn of this worker */
+    size_t n_conns;               /* downstream connections open (for drain) */
+    struct snapshot *snap;        /* current snapshot (reference held) */
+    struct runtime_snap *runtime; /* runtime values (proxy/runtime.h), reference held */
+    struct listener **listeners;  /* this worker's sockets, one per cfg listener */
     size_t n_listeners;
     struct worker_cluster *clusters; /* indexed like snap->bs->clusters */
     size_t n_clusters;

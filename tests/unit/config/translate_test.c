@@ -1824,8 +1824,6 @@ static void test_bootstrap_fields(void **state)
                   "Unix domain sockets are not implemented",
                   "--config-yaml:7:20: cluster_manager.local_cluster_name: local_cluster_name is "
                   "not supported by Remora yet: zone-aware routing is not implemented",
-                  "--config-yaml:11:19: layered_runtime.layers[0].static_layer: static_layer is "
-                  "not supported by Remora yet: runtime overrides are not implemented",
                   "--config-yaml:13:5: layered_runtime.layers[1].disk_layer: disk_layer is not "
                   "supported by Remora yet: runtime overrides are not implemented",
                   "--config-yaml:12:11: layered_runtime.layers[1].name: name is required (a "
