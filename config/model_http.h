@@ -219,7 +219,9 @@ struct cfg_vhost {
     struct cfg_route *routes;
     size_t n_routes;
     struct cfg_header_mutations mut;
-    const struct cfg_retry_policy *retry; /* vhost-level retry_policy or NULL */
+    const struct cfg_retry_policy *retry;   /* vhost-level retry_policy or NULL */
+    bool include_request_attempt_count;     /* x-envoy-attempt-count on upstream requests */
+    bool include_attempt_count_in_response; /* ... and on the response downstream */
 };
 
 struct cfg_route_config {

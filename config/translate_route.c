@@ -67,8 +67,8 @@ static const struct cfg_field vhost_fields[] = {
     {"cors", CFG_UNSUPPORTED, "{}", "deprecated in Envoy; the CORS filter is not implemented"},
     {"typed_per_filter_config", CFG_UNSUPPORTED, "{}",
      "per-route filter configs are not implemented"},
-    {"include_request_attempt_count", CFG_UNSUPPORTED, "false", NULL},
-    {"include_attempt_count_in_response", CFG_UNSUPPORTED, "false", NULL},
+    {"include_request_attempt_count", CFG_SUPPORTED, NULL, NULL},
+    {"include_attempt_count_in_response", CFG_SUPPORTED, NULL, NULL},
     {"retry_policy", CFG_SUPPORTED, NULL, NULL},
     {"retry_policy_typed_config", CFG_UNSUPPORTED, NULL, "use retry_policy"},
     {"hedge_policy", CFG_UNSUPPORTED, "{}", NULL},
@@ -1774,6 +1774,9 @@ static void vhost(struct cfg_ctx *ctx, const struct vt_node *n, const char *path
                     cfg_obj_path(ctx, &o, "name"), "name is required (a non-empty string)");
     else
         vh->name = name;
+    cfg_f_bool(ctx, &o, "include_request_attempt_count", &vh->include_request_attempt_count);
+    cfg_f_bool(ctx, &o, "include_attempt_count_in_response",
+               &vh->include_attempt_count_in_response);
 
     size_t count;
     if (cfg_f_list(ctx, &o, "domains", &count)) {

@@ -500,6 +500,11 @@ static void send_request(struct hstream *s)
         framing = HTTP_BODY_NONE;
     if (s->req.end_stream && framing != HTTP_BODY_LENGTH)
         framing = HTTP_BODY_NONE;
+    if (s->vh && s->vh->include_request_attempt_count) {
+        char buf[24];
+        size_t n = u64_str(s->attempts, buf);
+        http_hdrs_set(&s->req.headers, "x-envoy-attempt-count", 21, buf, n);
+    }
     int rc = h1_write_request_head(uc->out, &s->req, framing, s->req.content_length, 0);
     if (rc < 0) {
         attempt_release(s, false);
@@ -569,6 +574,11 @@ static bool on_response_head(struct hstream *s)
         int64_t ms = (alog_mono_ns() - ur->start_ns) / 1000000;
         size_t n = u64_str(ms < 0 ? 0 : (uint64_t)ms, buf);
         http_hdrs_set(&s->resp.headers, "x-envoy-upstream-service-time", 29, buf, n);
+    }
+    if (s->vh && s->vh->include_attempt_count_in_response) {
+        char buf[24];
+        size_t n = u64_str(s->attempts, buf);
+        http_hdrs_set(&s->resp.headers, "x-envoy-attempt-count", 21, buf, n);
     }
     s->details = "via_upstream";
     return hcm_send_response_head(s) == 0;

@@ -93,3 +93,19 @@ def test_auto_host_rewrite_uses_the_dns_name(remora, tmp_path, py_origins):
                 [dns_cluster("dns", "localhost", o.port, dns_lookup_family="V4_ONLY")])
     res = one_request(port, "GET", "/", host="front.example")
     assert (res.status, res.body) == (200, b"localhost")
+
+
+def test_attempt_count_headers(remora, tmp_path, py_origins):
+    """include_request_attempt_count / include_attempt_count_in_response (x-envoy-attempt-count)."""
+    from http_helpers import route
+    seen = []
+    o = py_origins(handler=lambda req: (seen.append(dict(req.headers).get("x-envoy-attempt-count")),
+                                        {"status": 503 if len(seen) == 1 else 200})[1])
+    _, port, _ = simple_proxy(remora, tmp_path, o.port,
+                              routes=[route("/", "origin", retry_policy={"retry_on": "5xx"})],
+                              vhost_extra={"include_request_attempt_count": True,
+                                           "include_attempt_count_in_response": True})
+    res = one_request(port, "GET", "/a")
+    assert res.status == 200
+    assert seen == ["1", "2"]
+    assert res.get("x-envoy-attempt-count") == "2"
