@@ -105,10 +105,10 @@ int conn_new_accepted(struct worker *w, int fd, uint32_t limit, struct conn **ou
         close(fd);
         return -RM_ENOMEM;
     }
-    c->peer_len = sizeof(c->peer);
-    getpeername(fd, (struct sockaddr *)&c->peer, &c->peer_len);
-    c->local_len = sizeof(c->local);
-    getsockname(fd, (struct sockaddr *)&c->local, &c->local_len);
+    socklen_t len = sizeof(c->peer);
+    getpeername(fd, &c->peer.sa, &len);
+    len = sizeof(c->local);
+    getsockname(fd, &c->local.sa, &len);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     *out = c;
@@ -132,8 +132,7 @@ int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t le
         return -RM_ENOMEM;
     }
     c->flags |= CONN_F_CONNECTING | CONN_F_UPSTREAM;
-    memcpy(&c->peer, addr, len);
-    c->peer_len = len;
+    memcpy(&c->peer, addr, len < sizeof(c->peer) ? len : sizeof(c->peer));
     if (connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
         /* Report asynchronously so callers have one code path for failures. */
         c->err = errno;
@@ -390,8 +389,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
             emit(c, CONN_EV_ERROR);
             return;
         }
-        c->local_len = sizeof(c->local);
-        getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len);
+        socklen_t len = sizeof(c->local);
+        getsockname(c->fd, &c->local.sa, &len);
         emit(c, CONN_EV_CONNECTED);
         return;
     }
@@ -442,15 +441,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-void conn_addr_str(const struct sockaddr_storage *ss, char *out, size_t cap)
+void conn_addr_str(const void *sa, char *out, size_t cap)
 {
+    const struct sockaddr *a = sa;
     char ip[INET6_ADDRSTRLEN] = "?";
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+    if (a->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = sa;
         inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
         snprintf(out, cap, "%s:%u", ip, ntohs(s4->sin_port));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+    } else if (a->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = sa;
         inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
         snprintf(out, cap, "[%s]:%u", ip, ntohs(s6->sin6_port));
     } else {

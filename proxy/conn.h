@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "proxy/list.h"
@@ -29,6 +30,20 @@ enum conn_event {
     CONN_EV_TIMEOUT,   /* the connect timeout expired */
     CONN_EV_DRAINED,   /* c->out became empty from the loop (and a pending FIN went out) */
 };
+
+/* A socket address of the families a proxy connection can have (v4, v6). */
+union rm_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
+/* Copies |a| into a sockaddr_storage (the access log's and the router's records). */
+static inline void rm_addr_store(struct sockaddr_storage *out, const union rm_addr *a)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out, a, sizeof(*a));
+}
 
 struct conn_cbs {
     void (*on_read)(struct conn *c);      /* new bytes in c->in */
@@ -76,8 +91,7 @@ struct conn {
     struct hist *cx_length;             /* downstream: listener.<addr>.downstream_cx_length_ms */
     int64_t start_ns;                   /* downstream: accept time */
     struct list_head node;              /* worker->conns or worker->reap */
-    struct sockaddr_storage peer, local;
-    socklen_t peer_len, local_len;
+    union rm_addr peer, local;          /* IPv4/IPv6 only: 28 bytes each, not 128 */
 };
 
 /* Wraps an accepted, non-blocking |fd|. Takes ownership of |fd| even on failure. Reading
@@ -118,6 +132,6 @@ static inline void timer_cancel(struct event *ev)
 }
 
 /* Formats |ss| as "ip:port" ("[v6]:port"). */
-void conn_addr_str(const struct sockaddr_storage *ss, char *out, size_t cap);
+void conn_addr_str(const void *sa, char *out, size_t cap);
 
 #endif

@@ -38,8 +38,9 @@ static void arm(struct event *ev, uint64_t ms)
     evtimer_add(ev, &tv);
 }
 
-static bool is_internal_addr(const struct sockaddr_storage *ss)
+static bool is_internal_addr(const void *sa)
 {
+    const struct sockaddr_storage *ss = sa; /* only the family and the v4/v6 fields are read */
     if (ss->ss_family == AF_INET) {
         uint32_t a = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
         return (a >> 24) == 10 || (a >> 24) == 127 || (a >> 20) == 0xAC1 || (a >> 16) == 0xC0A8;
@@ -89,8 +90,9 @@ static bool xff_entry_internal(const struct http_slice *xff, uint32_t hops, bool
     }
 }
 
-static void ip_str(const struct sockaddr_storage *ss, char *out, size_t cap)
+static void ip_str(const void *sa, char *out, size_t cap)
 {
+    const struct sockaddr_storage *ss = sa; /* only the family and the v4/v6 fields are read */
     if (ss->ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out, (socklen_t)cap);
     else
@@ -210,9 +212,9 @@ void hcm_alog_ctx(struct hstream *s, struct alog_ctx *out)
     ctx.protocol = http_version_str(s->req.version);
     ctx.upstream_cluster = s->cluster_name;
     ctx.route_name = s->route && s->route->name[0] ? s->route->name : NULL;
-    ctx.downstream_remote = s->hc->c->peer;
-    ctx.downstream_direct_remote = s->hc->c->peer;
-    ctx.downstream_local = s->hc->c->local;
+    rm_addr_store(&ctx.downstream_remote, &s->hc->c->peer);
+    rm_addr_store(&ctx.downstream_direct_remote, &s->hc->c->peer);
+    rm_addr_store(&ctx.downstream_local, &s->hc->c->local);
     if (s->has_up_host) {
         ctx.upstream_host = s->up_host;
         ctx.upstream_local = s->up_local;

@@ -674,8 +674,8 @@ static void up_event(struct conn *c, enum conn_event ev)
         ur->pc->connected = true;
         stats_inc(cstats(s), CLUSTER_upstream_cx_active);
         stats_inc(ur->host->stats, HOST_cx_active);
-        s->up_host = c->peer;
-        s->up_local = c->local;
+        rm_addr_store(&s->up_host, &c->peer);
+        rm_addr_store(&s->up_local, &c->local);
         s->has_up_host = true;
         conn_read_enable(c);
         send_request(s);
@@ -898,8 +898,8 @@ static void attempt_start(struct hstream *s)
     conn_set_cbs(pc->c, &up_cbs, ur);
     if (reused) {
         ur->connected = true;
-        s->up_host = pc->c->peer;
-        s->up_local = pc->c->local;
+        rm_addr_store(&s->up_host, &pc->c->peer);
+        rm_addr_store(&s->up_local, &pc->c->local);
         s->has_up_host = true;
         conn_read_enable(pc->c);
         send_request(s);

@@ -143,15 +143,15 @@ static void session_log(struct tcp_session *s)
     ctx.bytes_received = s->down->rx_bytes;
     ctx.bytes_sent = s->down->tx_bytes;
     ctx.response_flags = s->response_flags;
-    ctx.downstream_remote = s->down->peer;
-    ctx.downstream_direct_remote = s->down->peer;
-    ctx.downstream_local = s->down->local;
+    rm_addr_store(&ctx.downstream_remote, &s->down->peer);
+    rm_addr_store(&ctx.downstream_direct_remote, &s->down->peer);
+    rm_addr_store(&ctx.downstream_local, &s->down->local);
     ctx.upstream_cluster = s->cluster_name;
     ctx.connection_id = s->down->id;
     ctx.attempt_count = s->attempts;
     if (s->up && s->up_connected) {
-        ctx.upstream_host = s->up->peer;
-        ctx.upstream_local = s->up->local;
+        rm_addr_store(&ctx.upstream_host, &s->up->peer);
+        rm_addr_store(&ctx.upstream_local, &s->up->local);
     }
     for (size_t i = 0; i < s->rt->n_loggers; i++)
         alog_logger_log(s->rt->loggers[i], &ctx);
