@@ -167,9 +167,32 @@ void conn_read_disable(struct conn *c)
     rev_off(c);
 }
 
+/* Output not yet written: the evbuffer plus what the transport holds (splice pipe). */
+static size_t out_len(const struct conn *c)
+{
+    return evbuffer_get_length(c->out) + (c->tp->pending ? c->tp->pending(c) : 0);
+}
+
+/* Over this much pending output the producer pauses; under low_mark() it resumes. A splice
+ * pipe holds 64 KiB at most: pause as soon as anything is left, resume once it is empty. */
+static size_t high_mark(const struct conn *c)
+{
+    return (c->flags & CONN_F_SPLICE) ? 0 : c->limit;
+}
+
+static size_t low_mark(const struct conn *c)
+{
+    return (c->flags & CONN_F_SPLICE) ? 0 : c->limit / 2;
+}
+
+size_t conn_out_len(const struct conn *c)
+{
+    return out_len(c);
+}
+
 bool conn_is_above_high(const struct conn *c)
 {
-    return evbuffer_get_length(c->out) > c->limit;
+    return out_len(c) > high_mark(c);
 }
 
 static void count_tx(struct conn *c, long n)
@@ -199,7 +222,7 @@ static void arm_timer_ms(struct conn *c, uint64_t ms)
  * callback is deferred through the write event instead. */
 static bool after_write(struct conn *c, bool from_loop)
 {
-    size_t left = evbuffer_get_length(c->out);
+    size_t left = out_len(c);
     if (left == 0) {
         wev_off(c);
         if ((c->flags & CONN_F_SHUT_PENDING) && !(c->flags & CONN_F_WRITE_SHUT)) {
@@ -227,7 +250,7 @@ static bool after_write(struct conn *c, bool from_loop)
     } else {
         wev_on(c);
     }
-    if ((c->flags & CONN_F_ABOVE_HIGH) && left <= c->limit / 2) {
+    if ((c->flags & CONN_F_ABOVE_HIGH) && left <= low_mark(c)) {
         if (!from_loop) {
             event_active(&c->wev, EV_WRITE, 0);
             return true;
@@ -243,7 +266,7 @@ void conn_flush(struct conn *c)
 {
     if (c->flags & (CONN_F_CLOSING | CONN_F_CONNECTING))
         return;
-    if (evbuffer_get_length(c->out) > 0) {
+    if (out_len(c) > 0) {
         long n = c->tp->write(c, c->out);
         if (n < 0) {
             fail_later(c, c->err);
@@ -252,7 +275,7 @@ void conn_flush(struct conn *c)
         if (n > 0)
             count_tx(c, n);
     }
-    if (evbuffer_get_length(c->out) > c->limit)
+    if (out_len(c) > high_mark(c))
         c->flags |= CONN_F_ABOVE_HIGH;
     (void)after_write(c, false);
 }
@@ -291,8 +314,7 @@ void conn_close_after_flush(struct conn *c)
         return;
     c->cbs = NULL; /* the owner is gone; nothing to report */
     if ((c->flags & (CONN_F_CONNECTING | CONN_F_ERR_PENDING)) ||
-        ((c->flags & CONN_F_WRITE_SHUT) && (c->flags & CONN_F_READ_EOF) &&
-         evbuffer_get_length(c->out) == 0)) {
+        ((c->flags & CONN_F_WRITE_SHUT) && (c->flags & CONN_F_READ_EOF) && out_len(c) == 0)) {
         conn_close(c, false); /* nothing to flush, nothing to wait for */
         return;
     }
@@ -343,7 +365,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         return;
     }
     size_t have = evbuffer_get_length(c->in);
-    size_t room = have < c->limit ? c->limit - have : 0;
+    size_t room = (c->flags & CONN_F_SPLICE) ? READ_CHUNK : have < c->limit ? c->limit - have : 0;
     if (room == 0) {
         conn_read_disable(c); /* the owner is not consuming: back-pressure */
         return;
@@ -404,7 +426,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
             emit(c, CONN_EV_ERROR);
         return;
     }
-    long n = evbuffer_get_length(c->out) ? c->tp->write(c, c->out) : 0;
+    long n = out_len(c) ? c->tp->write(c, c->out) : 0;
     if (n < 0) {
         wev_off(c);
         if (c->flags & CONN_F_CLOSE_FLUSH) {
@@ -420,7 +442,7 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
         return;
     /* From the loop (never inside the owner's own calls) tell it the output drained, so a
      * session waiting on both FINs can finish. */
-    if (c->cbs && evbuffer_get_length(c->out) == 0 && !(c->flags & CONN_F_SHUT_PENDING))
+    if (c->cbs && out_len(c) == 0 && !(c->flags & CONN_F_SHUT_PENDING))
         emit(c, CONN_EV_DRAINED);
 }
 

@@ -69,6 +69,7 @@ struct conn_cbs {
 #define CONN_F_LINGER 0x1000u         /* FIN sent on close: discarding input until EOF/timer */
 #define CONN_F_WEV_ON 0x2000u         /* the write event is armed */
 #define CONN_F_REV_ON 0x4000u         /* the read event is armed */
+#define CONN_F_SPLICE 0x8000u         /* transport_splice: output lives in a pipe */
 
 struct conn {
     int fd;
@@ -117,6 +118,8 @@ void conn_shutdown_write(struct conn *c);
 void conn_close(struct conn *c, bool reset);
 /* Closes after c->out drains (or at once if empty). */
 void conn_close_after_flush(struct conn *c);
+/* Output not yet written, including bytes a transport holds (splice pipe). */
+size_t conn_out_len(const struct conn *c);
 /* True when c->out holds more than the high watermark (the producer should pause). */
 bool conn_is_above_high(const struct conn *c);
 

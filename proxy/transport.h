@@ -24,8 +24,15 @@ struct transport_ops {
     int (*shutdown_write)(struct conn *c);
     /* Releases transport state (the conn closes the fd). */
     void (*free)(struct conn *c);
+    /* Optional: output bytes the transport holds outside c->out (splice pipes). */
+    size_t (*pending)(const struct conn *c);
 };
 
 extern const struct transport_ops transport_plain;
+extern const struct transport_ops transport_splice;
+
+/* Switches two connected plain conns of one TCP session to splice(2) relaying (both
+ * directions). Returns 0, or -RM_E* (then both stay plain). */
+int transport_splice_pair(struct conn *a, struct conn *b);
 
 #endif

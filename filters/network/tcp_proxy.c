@@ -28,6 +28,7 @@
 #include "proxy/log.h"
 #include "proxy/response_flags.h"
 #include "proxy/stats.h"
+#include "proxy/transport.h"
 #include "proxy/worker.h"
 
 /* Process-wide state of one tcp_proxy instance (created on main, read by workers). */
@@ -50,6 +51,7 @@ struct tcp_session {
     uint32_t attempts;
     uint32_t response_flags;
     bool up_connected, down_eof, up_eof, up_reset, done;
+    bool spliced, splice_failed;
     struct event idle_timer, dur_timer;
     struct timespec start_wall;
     int64_t start_mono_ns;
@@ -104,14 +106,35 @@ static void release_host(struct tcp_session *s)
 }
 
 /* Moves everything readable from |from| to |to| and applies the watermark. */
+/* Past this many bytes a session relays with splice(2) (no copy through user space); short
+ * sessions never pay for the two pipes. */
+#define SPLICE_AFTER_BYTES (256u * 1024u)
+
+static void maybe_splice(struct tcp_session *s)
+{
+    struct conn *d = s->down, *u = s->up;
+    if (s->spliced || s->splice_failed || !u || !s->up_connected ||
+        d->rx_bytes + u->rx_bytes < SPLICE_AFTER_BYTES)
+        return;
+    if (evbuffer_get_length(d->in) || evbuffer_get_length(d->out) || evbuffer_get_length(u->in) ||
+        evbuffer_get_length(u->out))
+        return; /* switch only between chunks, with nothing buffered */
+    if (transport_splice_pair(d, u) == 0)
+        s->spliced = true;
+    else
+        s->splice_failed = true; /* e.g. out of fds: keep copying */
+}
+
 static void pump(struct tcp_session *s, struct conn *from, struct conn *to)
 {
     size_t n = evbuffer_get_length(from->in);
-    if (n == 0)
-        return;
-    evbuffer_add_buffer(to->out, from->in);
+    if (n)
+        evbuffer_add_buffer(to->out, from->in);
+    else if (!(from->flags & CONN_F_SPLICE))
+        return; /* spliced: the bytes wait in |to|'s pipe */
     conn_flush(to);
     arm_idle(s);
+    maybe_splice(s);
     if (conn_is_above_high(to) && !(from->flags & CONN_F_READ_PAUSED)) {
         conn_read_disable(from);
         if (from == s->down)
@@ -124,8 +147,7 @@ static void pump(struct tcp_session *s, struct conn *from, struct conn *to)
 /* Both directions finished (FIN each way, all bytes written): the session is done. */
 static void maybe_finish(struct tcp_session *s)
 {
-    if (s->down_eof && s->up_eof && evbuffer_get_length(s->down->out) == 0 &&
-        evbuffer_get_length(s->up->out) == 0)
+    if (s->down_eof && s->up_eof && conn_out_len(s->down) == 0 && conn_out_len(s->up) == 0)
         session_end(s, "both sides closed");
 }
 
