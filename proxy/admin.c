@@ -64,30 +64,6 @@ struct admin_resp {
 
 /* ---- query helpers -------------------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static void url_decode(char *s)
-{
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-            *o++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-            s += 2;
-        } else if (*s == '+') {
-            *o++ = ' ';
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = '\0';
-}
-
 /* Finds query parameter |key|; copies its decoded value into |out|. Returns true when the
  * key is present (with or without a value). */
 static bool query_get(const struct admin_req *r, const char *key, char *out, size_t cap)
@@ -104,7 +80,7 @@ static bool query_get(const struct admin_req *r, const char *key, char *out, siz
                     vlen = cap - 1;
                 memcpy(out, p + klen + (len > klen ? 1 : 0), vlen);
                 out[vlen] = '\0';
-                url_decode(out);
+                rm_url_decode(out);
             }
             return true;
         }

@@ -566,17 +566,6 @@ static const struct conn_cbs hcm_down_cbs = {
 
 /* ---- path normalization (normalize_path, merge_slashes, escaped slashes) ------------------- */
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool unreserved(int c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -611,8 +600,8 @@ static int rewrite_path(struct hstream *s, bool unescape_slashes, bool normalize
     size_t o = 0;
     for (size_t i = 0; i < plen; i++) {
         char c = p[i];
-        if (c == '%' && i + 2 < plen && hexv(p[i + 1]) >= 0 && hexv(p[i + 2]) >= 0) {
-            int v = hexv(p[i + 1]) * 16 + hexv(p[i + 2]);
+        if (c == '%' && i + 2 < plen && rm_hexval(p[i + 1]) >= 0 && rm_hexval(p[i + 2]) >= 0) {
+            int v = rm_hexval(p[i + 1]) * 16 + rm_hexval(p[i + 2]);
             if ((unescape_slashes && (v == '/' || v == '\\')) || (normalize && unreserved(v))) {
                 out[o++] = (char)v;
             } else {

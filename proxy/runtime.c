@@ -287,25 +287,6 @@ void runtime_render(struct server *srv, struct strbuf *out)
     runtime_snap_unref(rs);
 }
 
-static int hexv(int c)
-{
-    return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
-}
-
-static void decode(char *s)
-{
-    char *o = s;
-    for (; *s; s++) {
-        if (*s == '%' && hexv((unsigned char)s[1]) >= 0 && hexv((unsigned char)s[2]) >= 0) {
-            *o++ = (char)(hexv((unsigned char)s[1]) * 16 + hexv((unsigned char)s[2]));
-            s += 2;
-        } else {
-            *o++ = *s == '+' ? ' ' : *s;
-        }
-    }
-    *o = '\0';
-}
-
 int runtime_modify(struct server *srv, const char *query, struct strbuf *out)
 {
     struct rt_layer *admin = NULL;
@@ -333,8 +314,8 @@ int runtime_modify(struct server *srv, const char *query, struct strbuf *out)
             *eq = '\0';
             val = eq + 1;
         }
-        decode(kv);
-        decode((char *)val);
+        rm_url_decode(kv);
+        rm_url_decode((char *)val);
         if (!*kv)
             continue;
         if (*val)

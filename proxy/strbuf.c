@@ -260,3 +260,29 @@ int sb_json_str(struct strbuf *sb, const char *s, size_t n)
     }
     return rc;
 }
+
+int rm_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void rm_url_decode(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (*s == '%' && rm_hexval((unsigned char)s[1]) >= 0 &&
+            rm_hexval((unsigned char)s[2]) >= 0) {
+            *o++ = (char)(rm_hexval((unsigned char)s[1]) * 16 + rm_hexval((unsigned char)s[2]));
+            s += 2;
+        } else {
+            *o++ = *s == '+' ? ' ' : *s;
+        }
+    }
+    *o = '\0';
+}

@@ -35,6 +35,11 @@ int sb_putc(struct strbuf *sb, char c);
 int sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* The value of hex digit |c|, or -1. */
+int rm_hexval(int c);
+/* Decodes a query-string component in place: %XX escapes, '+' as a space. */
+void rm_url_decode(char *s);
+
 /* Appends |s| (|n| bytes, may contain NUL) as a JSON string literal per RFC 8259 §7: quotes
  * included; '"' and '\\' escaped; control bytes as \b \f \n \r \t or \u00XX. Valid UTF-8
  * is copied as is; each byte that is not part of a valid UTF-8 sequence (RFC 3629: no
