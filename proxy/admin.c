@@ -747,8 +747,3 @@ void admin_stop(struct admin *a)
     close(a->fd);
     free(a);
 }
-
-const char *admin_address(const struct admin *a)
-{
-    return a ? a->addr : NULL;
-}

@@ -13,7 +13,5 @@ struct admin;
 /* Binds admin.address (if configured) and starts serving. Returns 0 or -RM_EIO. */
 int admin_start(struct server *srv, struct admin **out);
 void admin_stop(struct admin *a);
-/* The bound address ("127.0.0.1:9901"), or NULL when the admin server is off. */
-const char *admin_address(const struct admin *a);
 
 #endif

@@ -425,10 +425,9 @@ static int init_static(struct cluster *cl)
     return 0;
 }
 
-int cluster_manager_init(struct server *srv, void (*on_ready)(struct server *srv))
+int cluster_manager_init(struct server *srv)
 {
     const struct cfg_bootstrap *bs = srv->snap->bs;
-    ready_cb = on_ready;
     srv->clusters = calloc(bs->n_clusters ? bs->n_clusters : 1, sizeof(*srv->clusters));
     if (!srv->clusters)
         return -RM_ENOMEM;

@@ -73,9 +73,9 @@ struct host_set *host_set_ref(struct host_set *hs);
 void host_set_unref(struct host_set *hs);
 
 /* Creates the clusters of |srv|'s snapshot, builds STATIC host sets and starts DNS for the
- * others. |on_ready| runs once on the main loop when every cluster is initialized (Envoy's
- * cluster manager init). Returns 0 or -RM_E*. */
-int cluster_manager_init(struct server *srv, void (*on_ready)(struct server *srv));
+ * others (Envoy's cluster manager init; cluster_manager_set_ready_cb() learns when every
+ * cluster has its first host set). Returns 0 or -RM_E*. */
+int cluster_manager_init(struct server *srv);
 void cluster_manager_fini(struct server *srv);
 /* Sets (or replaces) the callback that runs once every cluster is initialized; runs it at
  * once (synchronously) if they already are. */

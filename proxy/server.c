@@ -224,7 +224,7 @@ int server_run(struct server_options *opt, struct snapshot *snap)
     if ((rc = dns_new(srv->base, &srv->dns)) < 0)
         goto out;
     srv->state = SERVER_INITIALIZING;
-    if ((rc = cluster_manager_init(srv, NULL)) < 0)
+    if ((rc = cluster_manager_init(srv)) < 0)
         goto out;
     if ((rc = listener_bind_all(srv)) < 0)
         goto out;

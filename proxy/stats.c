@@ -109,11 +109,6 @@ void stats_block_free(struct stats_block *b)
     free(b);
 }
 
-struct stats_block *stats_first(void)
-{
-    return registry;
-}
-
 void stats_gauge_set(struct stats_block *b, unsigned id, int64_t v)
 {
     int64_t others =

@@ -295,7 +295,4 @@ int stats_render_text(struct strbuf *out, const char *filter, bool used_only);
 int stats_render_json(struct strbuf *out, const char *filter, bool used_only);
 int stats_render_prometheus(struct strbuf *out, const char *filter, bool used_only);
 
-/* Iterates the registry (main thread): for use by /clusters. */
-struct stats_block *stats_first(void);
-
 #endif
