@@ -14,7 +14,8 @@
 #include "config/model.h"
 
 struct http_filter_def;
-struct rm_regex; /* compiled PCRE2 pattern with match limits (proxy/regex.h) */
+struct cfg_local_reply; /* config/local_reply.h */
+struct rm_regex;        /* compiled PCRE2 pattern with match limits (proxy/regex.h) */
 
 /* ---- matchers ------------------------------------------------------------------------ */
 
@@ -295,6 +296,7 @@ struct cfg_hcm {
     bool allow_absolute_url; /* http_protocol_options.allow_absolute_url, default true */
     struct cfg_access_log *access_logs;
     size_t n_access_logs;
+    const struct cfg_local_reply *local_reply; /* local_reply_config, NULL = none */
 };
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "config/err.h"
+#include "config/local_reply.h"
 #include "filters/filter.h"
 #include "filters/network/http_connection_manager.h"
 #include "proxy/err.h"
@@ -79,7 +80,7 @@ static const struct cfg_field hcm_fields[] = {
     {"merge_slashes", CFG_SUPPORTED, NULL, NULL},
     {"path_with_escaped_slashes_action", CFG_SUPPORTED, NULL, NULL},
     {"request_id_extension", CFG_UNSUPPORTED, "{}", NULL},
-    {"local_reply_config", CFG_UNSUPPORTED, "{}", "local reply mappers are not implemented"},
+    {"local_reply_config", CFG_SUPPORTED, NULL, NULL},
     {"strip_matching_host_port", CFG_UNSUPPORTED, "false", NULL},
     {"strip_any_host_port", CFG_UNSUPPORTED, "false", NULL},
     {"stream_error_on_invalid_http_message", CFG_UNSUPPORTED, "false", NULL},
@@ -449,6 +450,11 @@ int cfg_translate_hcm(struct cfg_ctx *ctx, const struct vt_node *n, const char *
     const struct vt_node *h1 = cfg_obj_get(&o, "http_protocol_options");
     if (h1)
         http1_options(ctx, h1, cfg_obj_path(ctx, &o, "http_protocol_options"), h);
+
+    const struct vt_node *lr = cfg_obj_get(&o, "local_reply_config");
+    if (lr && cfg_translate_local_reply(ctx, lr, cfg_obj_path(ctx, &o, "local_reply_config"),
+                                        &h->local_reply) == -RM_ENOMEM)
+        return -RM_ENOMEM;
 
     int rc = cfg_translate_access_logs(ctx, cfg_obj_get(&o, "access_log"),
                                        cfg_obj_path(ctx, &o, "access_log"), &h->access_logs,

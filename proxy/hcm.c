@@ -20,6 +20,7 @@
 #include "proxy/conn.h"
 #include "proxy/err.h"
 #include "proxy/hist.h"
+#include "proxy/local_reply.h"
 #include "proxy/log.h"
 #include "proxy/response_flags.h"
 #include "proxy/stats.h"
@@ -1069,11 +1070,19 @@ void hcm_local_reply(struct hstream *s, int status, uint32_t rf, const char *det
     if (!body)
         body = rf == RF_DOWNSTREAM_PROTOCOL_ERROR ? http_reason_phrase(status) : "";
     http_msg_reset(&s->resp);
+    size_t blen = strlen(body);
+    const char *ctype = NULL;
+    if (hc->cfg->local_reply) {
+        struct alog_ctx ctx;
+        hcm_alog_ctx(s, &ctx);
+        ctx.response_code = (uint32_t)status;
+        local_reply_rewrite(hc->cfg->local_reply, &ctx, &s->resp, &s->arena, &status, &body, &blen,
+                            &ctype);
+    }
     s->resp.status = status;
     s->resp.version = HTTP_VERSION_1_1;
-    size_t blen = strlen(body);
     if (blen)
-        http_msg_set(&s->resp, "content-type", "text/plain");
+        http_msg_set(&s->resp, "content-type", ctype ? ctype : "text/plain");
     if (status >= 400 && !(s->flags & HS_REQ_DONE))
         hc->close_after = true; /* the rest of the request body is never read */
     s->resp.body = HTTP_BODY_LENGTH;
