@@ -87,7 +87,7 @@ debug:
 DEPS_BUILD := gcc make pkg-config libevent-dev libyaml-dev libc-ares-dev libnghttp2-dev \
               android-libboringssl-dev libxxhash-dev libpcre2-dev libprotobuf-c-dev libseccomp-dev
 DEPS_TEST := libcmocka-dev python3-pytest curl clang libclang-rt-14-dev nghttp2-client procps \
-             iproute2 wrk openssl util-linux
+             iproute2 wrk openssl util-linux python3-websockets
 DEPS_LINT := clang-format cppcheck
 
 define install_missing

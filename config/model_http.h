@@ -134,6 +134,7 @@ enum cfg_path_match_kind {
     PATHM_PATH,
     PATHM_SAFE_REGEX,
     PATHM_PATH_SEPARATED_PREFIX,
+    PATHM_CONNECT, /* connect_matcher: CONNECT requests only (they have no path) */
 };
 
 struct cfg_route_match {
@@ -164,6 +165,14 @@ struct cfg_mirror_policy {
 
 enum cfg_cluster_spec { CSPEC_CLUSTER, CSPEC_WEIGHTED, CSPEC_HEADER };
 
+/* RouteAction.UpgradeConfig. */
+struct cfg_route_upgrade {
+    const char *type; /* upgrade_type as written ("websocket", "CONNECT"); compared case-blind */
+    bool enabled;     /* default true */
+    bool connect_terminate; /* CONNECT with connect_config: Remora ends the CONNECT and
+                             * relays the payload as raw TCP to the cluster */
+};
+
 struct cfg_route_action {
     enum cfg_cluster_spec spec;
     const char *cluster;        /* CSPEC_CLUSTER */
@@ -183,6 +192,8 @@ struct cfg_route_action {
     const struct cfg_retry_policy *retry; /* route's, else the vhost's, else NULL */
     struct cfg_mirror_policy *mirrors;
     size_t n_mirrors;
+    struct cfg_route_upgrade *upgrades; /* upgrade_configs: override the HCM's per type */
+    size_t n_upgrades;
 };
 
 struct cfg_redirect {
@@ -250,6 +261,12 @@ enum cfg_escaped_slashes {
     ESC_SLASHES_UNESCAPE_AND_FORWARD,
 };
 
+/* HttpConnectionManager.UpgradeConfig (custom filter chains are refused at load). */
+struct cfg_upgrade {
+    const char *type; /* upgrade_type; compared case-insensitively, "CONNECT" for CONNECT */
+    bool enabled;     /* default true */
+};
+
 struct cfg_http_filter {
     const char *name;
     const struct http_filter_def *def;
@@ -297,6 +314,8 @@ struct cfg_hcm {
     struct cfg_access_log *access_logs;
     size_t n_access_logs;
     const struct cfg_local_reply *local_reply; /* local_reply_config, NULL = none */
+    struct cfg_upgrade *upgrades;              /* upgrade_configs */
+    size_t n_upgrades;
 };
 
 #endif

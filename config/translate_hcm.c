@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/err.h"
 #include "config/local_reply.h"
@@ -75,7 +76,7 @@ static const struct cfg_field hcm_fields[] = {
     {"forward_client_cert_matcher", CFG_UNSUPPORTED, NULL, NULL},
     {"proxy_100_continue", CFG_UNSUPPORTED, "false", NULL},
     {"represent_ipv4_remote_address_as_ipv4_mapped_ipv6", CFG_UNSUPPORTED, "false", NULL},
-    {"upgrade_configs", CFG_UNSUPPORTED, "[]", "upgrades (websocket) are not implemented"},
+    {"upgrade_configs", CFG_SUPPORTED, NULL, NULL},
     {"normalize_path", CFG_SUPPORTED, NULL, NULL},
     {"merge_slashes", CFG_SUPPORTED, NULL, NULL},
     {"path_with_escaped_slashes_action", CFG_SUPPORTED, NULL, NULL},
@@ -173,6 +174,15 @@ static const struct cfg_enum_val underscores_vals[] = {
 CFG_ENUM(underscores_enum, "envoy.config.core.v3.HttpProtocolOptions.HeadersWithUnderscoresAction",
          underscores_vals);
 
+static const struct cfg_field upgrade_fields[] = {
+    {"upgrade_type", CFG_SUPPORTED, NULL, NULL},
+    {"filters", CFG_UNSUPPORTED, "[]",
+     "per-upgrade filter chains are not implemented: upgrades use the connection manager's "
+     "http_filters"},
+    {"enabled", CFG_SUPPORTED, NULL, NULL},
+};
+CFG_TYPE(upgrade_msg, HCM_TYPE ".UpgradeConfig", upgrade_fields);
+
 /* ---- protocol options ------------------------------------------------------------------------ */
 
 static void common_options(struct cfg_ctx *ctx, const struct vt_node *n, const char *path,
@@ -207,6 +217,47 @@ static void http1_options(struct cfg_ctx *ctx, const struct vt_node *n, const ch
             cfg_obj_error(ctx, &o, "default_host_for_http_10", "invalid host \"%.200s\"", host);
         else
             h->default_host_for_http_10 = host;
+    }
+}
+
+/* ---- upgrades -------------------------------------------------------------------------------- */
+
+static void upgrade_configs(struct cfg_ctx *ctx, const struct cfg_obj *o, struct cfg_hcm *h)
+{
+    size_t count;
+    if (!cfg_f_list(ctx, o, "upgrade_configs", &count) || !count)
+        return;
+    const struct vt_node *list = cfg_obj_get(o, "upgrade_configs");
+    const char *lpath = cfg_obj_path(ctx, o, "upgrade_configs");
+    h->upgrades = cfg_alloc(ctx, count * sizeof(*h->upgrades));
+    if (!h->upgrades)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        struct cfg_obj u;
+        const char *ipath = cfg_path_idx(ctx, lpath, i);
+        if (!cfg_obj_init(ctx, &u, &upgrade_msg, list->list.items[i], ipath, 0))
+            continue;
+        struct cfg_upgrade *up = &h->upgrades[h->n_upgrades];
+        up->type = NULL;
+        up->enabled = true;
+        cfg_f_str(ctx, &u, "upgrade_type", &up->type);
+        cfg_f_bool(ctx, &u, "enabled", &up->enabled);
+        if (!up->type || !up->type[0] || strpbrk(up->type, "\r\n")) {
+            cfg_err_add(ctx->err, list->list.items[i], cfg_obj_path(ctx, &u, "upgrade_type"),
+                        "upgrade_type is required (a header value such as \"websocket\", or "
+                        "\"CONNECT\")");
+            continue;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < h->n_upgrades; k++)
+            dup |= strcasecmp(h->upgrades[k].type, up->type) == 0;
+        if (dup) {
+            /* Envoy's HttpConnectionManagerConfig wording. */
+            cfg_obj_error(ctx, &u, "upgrade_type",
+                          "Error: multiple upgrade configs with the same name: '%s'", up->type);
+            continue;
+        }
+        h->n_upgrades++;
     }
 }
 
@@ -450,6 +501,8 @@ int cfg_translate_hcm(struct cfg_ctx *ctx, const struct vt_node *n, const char *
     const struct vt_node *h1 = cfg_obj_get(&o, "http_protocol_options");
     if (h1)
         http1_options(ctx, h1, cfg_obj_path(ctx, &o, "http_protocol_options"), h);
+
+    upgrade_configs(ctx, &o, h);
 
     const struct vt_node *lr = cfg_obj_get(&o, "local_reply_config");
     if (lr && cfg_translate_local_reply(ctx, lr, cfg_obj_path(ctx, &o, "local_reply_config"),

@@ -108,7 +108,7 @@ static const struct cfg_field route_match_fields[] = {
     {"prefix", CFG_SUPPORTED, NULL, NULL},
     {"path", CFG_SUPPORTED, NULL, NULL},
     {"safe_regex", CFG_SUPPORTED, NULL, NULL},
-    {"connect_matcher", CFG_UNSUPPORTED, NULL, "CONNECT requests are not routed yet"},
+    {"connect_matcher", CFG_SUPPORTED, NULL, NULL},
     {"path_separated_prefix", CFG_SUPPORTED, NULL, NULL},
     {"path_match_policy", CFG_UNSUPPORTED, NULL, "path templates are not implemented"},
     {"case_sensitive", CFG_SUPPORTED, NULL, NULL},
@@ -155,7 +155,7 @@ static const struct cfg_field route_action_fields[] = {
     {"cors", CFG_UNSUPPORTED, "{}", "deprecated in Envoy; the CORS filter is not implemented"},
     {"max_grpc_timeout", CFG_UNSUPPORTED, NULL, "deprecated in Envoy"},
     {"grpc_timeout_offset", CFG_UNSUPPORTED, NULL, "deprecated in Envoy"},
-    {"upgrade_configs", CFG_UNSUPPORTED, "[]", "upgrades (websocket) are not implemented"},
+    {"upgrade_configs", CFG_SUPPORTED, NULL, NULL},
     {"internal_redirect_policy", CFG_UNSUPPORTED, NULL, NULL},
     {"internal_redirect_action", CFG_UNSUPPORTED, "PASS_THROUGH_INTERNAL_REDIRECT",
      "deprecated in Envoy"},
@@ -166,6 +166,24 @@ static const struct cfg_field route_action_fields[] = {
      "removed in the v3 API: use request_mirror_policies"},
 };
 CFG_TYPE(route_action_msg, ROUTE_PKG "RouteAction", route_action_fields);
+
+static const struct cfg_field route_upgrade_fields[] = {
+    {"upgrade_type", CFG_SUPPORTED, NULL, NULL},
+    {"enabled", CFG_SUPPORTED, NULL, NULL},
+    {"connect_config", CFG_SUPPORTED, NULL, NULL},
+};
+CFG_TYPE(route_upgrade_msg, ROUTE_PKG "RouteAction.UpgradeConfig", route_upgrade_fields);
+
+static const struct cfg_field connect_config_fields[] = {
+    {"proxy_protocol_config", CFG_UNSUPPORTED, NULL, "the PROXY protocol is not implemented"},
+    {"allow_post", CFG_UNSUPPORTED, "false", "POST tunnels are not implemented"},
+};
+CFG_TYPE(connect_config_msg, ROUTE_PKG "RouteAction.UpgradeConfig.ConnectConfig",
+         connect_config_fields);
+
+/* ConnectMatcher has no fields (see raw_buffer_fields in translate.c). */
+static const struct cfg_field connect_matcher_fields[] = {{"-", CFG_REMOVED, NULL, NULL}};
+CFG_TYPE(connect_matcher_msg, ROUTE_PKG "RouteMatch.ConnectMatcher", connect_matcher_fields);
 
 static const struct cfg_field weighted_fields[] = {
     {"clusters", CFG_SUPPORTED, NULL, NULL},
@@ -1449,6 +1467,57 @@ static void regex_rewrite(struct cfg_ctx *ctx, const struct vt_node *n, const ch
     *sub = s;
 }
 
+/* RouteAction.upgrade_configs: per-type overrides of the connection manager's list. */
+static void route_upgrades(struct cfg_ctx *ctx, const struct cfg_obj *o, struct cfg_route_action *a)
+{
+    size_t count;
+    if (!cfg_f_list(ctx, o, "upgrade_configs", &count) || !count)
+        return;
+    const struct vt_node *list = cfg_obj_get(o, "upgrade_configs");
+    const char *lpath = cfg_obj_path(ctx, o, "upgrade_configs");
+    a->upgrades = cfg_alloc(ctx, count * sizeof(*a->upgrades));
+    if (!a->upgrades)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        struct cfg_obj u;
+        const char *ipath = cfg_path_idx(ctx, lpath, i);
+        if (!cfg_obj_init(ctx, &u, &route_upgrade_msg, list->list.items[i], ipath, 0))
+            continue;
+        struct cfg_route_upgrade *up = &a->upgrades[a->n_upgrades];
+        up->type = NULL;
+        up->enabled = true;
+        up->connect_terminate = false;
+        cfg_f_str(ctx, &u, "upgrade_type", &up->type);
+        cfg_f_bool(ctx, &u, "enabled", &up->enabled);
+        if (!up->type || !up->type[0] || !value_ok(up->type)) {
+            cfg_err_add(ctx->err, list->list.items[i], cfg_obj_path(ctx, &u, "upgrade_type"),
+                        "upgrade_type is required (a header value such as \"websocket\", or "
+                        "\"CONNECT\")");
+            continue;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < a->n_upgrades; k++)
+            dup |= strcasecmp(a->upgrades[k].type, up->type) == 0;
+        if (dup) {
+            cfg_obj_error(ctx, &u, "upgrade_type", "Duplicate upgrade %s", up->type); /* Envoy */
+            continue;
+        }
+        const struct vt_node *cc = cfg_obj_get(&u, "connect_config");
+        if (cc) {
+            if (strcmp(up->type, "CONNECT") != 0) {
+                cfg_obj_error(ctx, &u, "connect_config",
+                              "Non-CONNECT upgrade type %s has ConnectConfig", up->type);
+                continue;
+            }
+            struct cfg_obj c;
+            if (cfg_obj_init(ctx, &c, &connect_config_msg, cc,
+                             cfg_obj_path(ctx, &u, "connect_config"), 0))
+                up->connect_terminate = true;
+        }
+        a->n_upgrades++;
+    }
+}
+
 static void route_action(struct cfg_ctx *ctx, const struct vt_node *n, const char *path,
                          const struct vh_scope *vs, struct cfg_route_action *a)
 {
@@ -1549,6 +1618,7 @@ static void route_action(struct cfg_ctx *ctx, const struct vt_node *n, const cha
         ms = vs->mirrors; /* the most specific non-empty list wins */
     a->mirrors = ms.v;
     a->n_mirrors = ms.n;
+    route_upgrades(ctx, &o, a);
 }
 
 /* ---- redirect and direct response ------------------------------------------------------------ */
@@ -1673,8 +1743,13 @@ static void route_match(struct cfg_ctx *ctx, const struct vt_node *n, const char
                     "connect_matcher and path_match_policy may be set (oneof path_specifier)");
     } else if (set == 0) {
         cfg_err_add(ctx->err, n, path,
-                    "one of prefix, path, safe_regex or path_separated_prefix is required (oneof "
-                    "path_specifier)");
+                    "one of prefix, path, safe_regex, path_separated_prefix or connect_matcher is "
+                    "required (oneof path_specifier)");
+    } else if (!spec && raw_has(&o, "connect_matcher")) {
+        struct cfg_obj cm;
+        m->kind = PATHM_CONNECT;
+        cfg_obj_init(ctx, &cm, &connect_matcher_msg, cfg_obj_get(&o, "connect_matcher"),
+                     cfg_obj_path(ctx, &o, "connect_matcher"), 0);
     } else if (spec && strcmp(spec, "safe_regex") == 0) {
         m->kind = PATHM_SAFE_REGEX;
         cfg_translate_regex(ctx, cfg_obj_get(&o, "safe_regex"), cfg_obj_path(ctx, &o, "safe_regex"),

@@ -176,8 +176,11 @@ void h1_parser_expect_response(struct h1_parser *p, enum http_method method, boo
 
 void h1_parser_resume(struct h1_parser *p, bool tunnel)
 {
-    if (p->state != H1_S_PAUSED)
+    if (p->state != H1_S_PAUSED) {
+        if (!tunnel)
+            p->flags &= ~(unsigned)H1_MF_UPGRADE; /* declined early: no pause at the end */
         return;
+    }
     p->state = tunnel ? H1_S_TUNNEL : H1_S_START;
 }
 

@@ -189,7 +189,8 @@ void h1_parser_expect_response(struct h1_parser *p, enum http_method method, boo
 
 /* After H1_EV_PAUSED (an upgrade request is complete): |tunnel| true when the upstream
  * switched protocols, so every further byte is raw H1_EV_BODY data until EOF; false when it
- * declined, so the next request is parsed normally. */
+ * declined, so the next request is parsed normally. Called with |tunnel| false before the
+ * upgrade request is complete, it declines the upgrade in advance (no pause). */
 void h1_parser_resume(struct h1_parser *p, bool tunnel);
 
 /* True when no message is in progress (no byte of a new one seen): the connection may be

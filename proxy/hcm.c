@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config/snapshot.h"
@@ -30,6 +31,7 @@
 static void hcm_parse(struct hcm_conn *hc);
 static void stream_finish(struct hstream *s);
 static void conn_done(struct hcm_conn *hc, bool reset);
+static void request_done(struct hstream *s);
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
@@ -443,6 +445,8 @@ static void stream_finish(struct hstream *s)
     s->flags |= HS_DONE;
     s->resp_done_ns = alog_mono_ns();
     stats_dec(hstats(s), HTTP_downstream_rq_active);
+    if (s->flags & HS_TUNNEL)
+        stats_dec(hstats(s), HTTP_downstream_cx_upgrades_active);
     if (s->status) {
         stats_inc(hstats(s), HTTP_downstream_rq_completed);
         hist_record(hc->rt->rq_time, (double)(s->resp_done_ns - s->start_ns) / 1e6);
@@ -538,6 +542,20 @@ static void down_event(struct conn *c, enum conn_event ev)
         return;
     if (ev == CONN_EV_EOF && !hc->s && h1_parser_idle(&hc->parser)) {
         conn_done(hc, false); /* a clean close between requests */
+        return;
+    }
+    struct hstream *s = hc->s;
+    if (ev == CONN_EV_EOF && s && (s->flags & HS_TUNNEL) && !(s->flags & HS_REQ_DONE)) {
+        /* The client half-closed an upgraded stream: whatever it sent is raw payload; the
+         * upstream gets it and a FIN, and the response side runs until the upstream ends. */
+        size_t n = evbuffer_get_length(c->in);
+        if (n) {
+            evbuffer_remove_buffer(c->in, s->body, n);
+            s->body_bytes += n;
+            s->bytes_rx += n;
+        }
+        request_done(s);
+        router_on_request_data(s, n, true);
         return;
     }
     /* The client went away (or half-closed) mid-request or before its response: HTTP/1.1
@@ -680,7 +698,7 @@ static bool sanitize_request(struct hstream *s)
     }
 
     if (hc->parser.flags & H1_MF_CONNECTION)
-        http_msg_strip_hop_by_hop(req, false);
+        http_msg_strip_hop_by_hop(req, (s->flags & HS_UPGRADE) != 0);
     http_msg_remove(req, "te"); /* only "trailers" is meaningful, and not for HTTP/1 */
     if (!req->scheme.n)
         http_msg_set_scheme(req, "http", 4);
@@ -768,6 +786,35 @@ static bool sanitize_request(struct hstream *s)
         }
     }
     return true;
+}
+
+/* Envoy's upgrade detection (Http::Utility::isUpgrade plus CONNECT): an Upgrade field with
+ * the "upgrade" connection option, or the CONNECT method. h2c is never an upgrade here (Envoy
+ * strips it and serves the request over HTTP/1.1). Whether the upgrade is allowed is the
+ * router's call, once the route is known. An upgrade request ends its connection: if the
+ * upgrade is declined or refused, the codec cannot resume after it. */
+static void classify_upgrade(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    if (s->req.method == HTTP_METHOD_CONNECT) {
+        s->flags |= HS_UPGRADE;
+        s->upgrade.p = "CONNECT";
+        s->upgrade.n = 7;
+        hc->close_after = true;
+        return;
+    }
+    if (!(hc->parser.flags & H1_MF_UPGRADE))
+        return;
+    const struct http_slice *u = http_msg_get(&s->req, "upgrade");
+    if (!u || !u->n || (u->n == 3 && strncasecmp(u->p, "h2c", 3) == 0)) {
+        h1_parser_resume(&hc->parser, false);
+        http_msg_remove(&s->req, "upgrade");
+        http_msg_remove(&s->req, "http2-settings");
+        return;
+    }
+    s->flags |= HS_UPGRADE;
+    s->upgrade = *u;
+    hc->close_after = true;
 }
 
 static void on_request_head(struct hstream *s)
@@ -858,9 +905,12 @@ static void hcm_parse(struct hcm_conn *hc)
             evbuffer_drain(in, r.consumed - r.body_off - r.body_len);
             s->body_bytes += r.body_len;
             s->bytes_rx += r.body_len;
-            if (r.end_stream)
+            /* The end of an upgrade request's own body is not the end of the stream: the
+             * upgraded bytes follow (Envoy's codec swallows that end too). */
+            bool end = r.end_stream && !(s->flags & HS_UPGRADE);
+            if (end)
                 request_done(s);
-            router_on_request_data(s, r.body_len, r.end_stream);
+            router_on_request_data(s, r.body_len, end);
             continue;
         }
         evbuffer_drain(in, r.consumed);
@@ -870,17 +920,19 @@ static void hcm_parse(struct hcm_conn *hc)
                 goto out; /* nothing taken: wait for more bytes */
             continue;
         case H1_EV_HEAD:
-            if (r.end_stream)
+            classify_upgrade(s);
+            if (r.end_stream && !(s->flags & HS_UPGRADE))
                 request_done(s);
             on_request_head(s);
             continue;
         case H1_EV_PAUSED:
-            /* Upgrade (websocket, h2c) is not supported yet: serve it as a plain request. */
-            h1_parser_resume(&hc->parser, false);
-            request_done(s);
-            on_request_head(s);
-            continue;
+            /* An upgrade request is complete: nothing more is parsed until the upstream
+             * answers (hcm_tunnel_open resumes); the input stays bounded by the buffer
+             * limit of the connection. */
+            goto out;
         case H1_EV_DONE:
+            if (s->flags & HS_UPGRADE)
+                continue; /* end of the upgrade request's chunked body, see above */
             request_done(s);
             router_on_request_data(s, 0, true);
             continue;
@@ -969,13 +1021,19 @@ int hcm_send_response_head(struct hstream *s)
         }
     }
     unsigned wf = 0;
-    if (!conn_keeps_alive(s)) {
+    bool tunnel = (s->flags & HS_TUNNEL) != 0;
+    if (tunnel) {
+        /* 101 keeps its upgrade field and says "connection: upgrade"; a 2xx to CONNECT
+         * carries neither framing nor connection options. */
+        if (st == 101)
+            wf |= H1_WF_UPGRADE;
+    } else if (!conn_keeps_alive(s)) {
         wf |= H1_WF_CONN_CLOSE;
         hc->close_after = true;
         if (hc->w->draining)
             stats_inc(hc->rt->stats, HTTP_downstream_cx_drain_close);
     }
-    http_msg_strip_hop_by_hop(resp, false);
+    http_msg_strip_hop_by_hop(resp, tunnel && st == 101);
     int rc = h1_write_response_head(hc->c->out, resp, framing, len, wf);
     if (rc < 0) {
         log_warn(LC_FILTER, "[C%llu] cannot encode response head: %s",
@@ -991,6 +1049,24 @@ int hcm_send_response_head(struct hstream *s)
      * loop pass, and head + body then leave in one write. Callers flush. */
     touch(s);
     return 0;
+}
+
+void hcm_tunnel_open(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    if (s->flags & HS_TUNNEL)
+        return;
+    s->flags |= HS_TUNNEL;
+    stats_inc(hc->rt->stats, HTTP_downstream_cx_upgrades_total);
+    stats_inc(hc->rt->stats, HTTP_downstream_cx_upgrades_active);
+    /* websocket & co: the paused parser now passes every byte through; CONNECT's parser is
+     * in that state already. Bytes the client sent early are parsed from the loop. */
+    h1_parser_resume(&hc->parser, true);
+    timer_cancel(&s->req_timer);
+    if (!hc->closed) {
+        conn_read_enable(hc->c);
+        event_active(&hc->resume_ev, EV_READ, 0);
+    }
 }
 
 void hcm_send_response_body(struct hstream *s, struct evbuffer *data, size_t n)

@@ -76,6 +76,7 @@ struct upstream_req {
     bool req_done;           /* the whole request is written */
     bool resp_head;          /* a response head arrived */
     bool resp_bytes;         /* any response byte arrived */
+    bool raw;                /* CONNECT terminated here: raw TCP, no HTTP upstream */
     size_t body_off;         /* bytes of s->body already sent (when kept for retries) */
     struct event idle_timer; /* per_try_idle_timeout (armed lazily) */
     int64_t last_rx_ns;      /* last response byte, for the per-try idle timeout */
@@ -93,6 +94,8 @@ struct upstream_req {
 #define HS_EXPECT_100 0x0100u    /* 100-continue pending */
 #define HS_DONE 0x0200u          /* stream finished (freed soon) */
 #define HS_PENDING 0x0400u       /* waiting for a connection (circuit breaker) */
+#define HS_UPGRADE 0x0800u /* an upgrade request (Upgrade + Connection: upgrade, or CONNECT) */
+#define HS_TUNNEL 0x1000u  /* the upgrade happened: both directions are raw bytes */
 
 struct hstream {
     /* Kept when the stream object is reused for the connection's next request. */
@@ -110,9 +113,11 @@ struct hstream {
     struct worker_cluster *wc;
     const char *cluster_name;
     const struct cfg_retry_policy *retry;
-    uint64_t body_bytes;     /* request body bytes received */
-    struct upstream_req *up; /* the current attempt */
-    struct host *tried[4];   /* hosts already tried (retry_host_predicate) */
+    uint64_t body_bytes;       /* request body bytes received */
+    struct upstream_req *up;   /* the current attempt */
+    struct http_slice upgrade; /* HS_UPGRADE: the Upgrade value, or "CONNECT" */
+    bool connect_term;         /* CONNECT terminated here (route connect_config) */
+    struct host *tried[4];     /* hosts already tried (retry_host_predicate) */
     uint32_t n_tried;
     uint32_t attempts; /* upstream attempts started */
     uint32_t retries_left;
@@ -148,6 +153,10 @@ void hcm_local_reply(struct hstream *s, int status, uint32_t rf, const char *det
 /* Sends the upstream response head downstream (after the router's mutations). Returns 0 or
  * -RM_E* (then the stream was reset). */
 int hcm_send_response_head(struct hstream *s);
+
+/* The upstream accepted an upgrade (101, or 2xx to CONNECT; or a CONNECT terminated here):
+ * from now on both directions are raw bytes. Call before hcm_send_response_head(). */
+void hcm_tunnel_open(struct hstream *s);
 /* Sends body bytes downstream, moving them out of |data| (|n| bytes). */
 void hcm_send_response_body(struct hstream *s, struct evbuffer *data, size_t n);
 /* The response is complete downstream (with trailers from s->resp.trailers, if any). */

@@ -335,6 +335,8 @@ static bool path_matches(const struct cfg_route_match *m, const char *p, size_t 
         return pl >= m->len && eq(p, m->value, m->len, ic) && (pl == m->len || p[m->len] == '/');
     case PATHM_SAFE_REGEX:
         return m->regex && rm_regex_full_match(m->regex, p, pl);
+    case PATHM_CONNECT:
+        return false; /* route_match() handles it: CONNECT requests only */
     }
     return false;
 }
@@ -342,12 +344,15 @@ static bool path_matches(const struct cfg_route_match *m, const char *p, size_t 
 const struct cfg_route *route_match(const struct cfg_vhost *vh, const struct http_msg *req,
                                     uint64_t random_value, const struct route_runtime *rt)
 {
-    if (!vh || !req->path.n)
+    /* An HTTP/1.1 CONNECT has no path: only connect_matcher routes (or an empty prefix, as
+     * in Envoy) can match it, and connect_matcher matches nothing else. */
+    bool connect = req->method == HTTP_METHOD_CONNECT;
+    if (!vh || (!req->path.n && !connect))
         return NULL;
     for (size_t i = 0; i < vh->n_routes; i++) {
         const struct cfg_route *r = &vh->routes[i];
         const struct cfg_route_match *m = &r->match;
-        if (!path_matches(m, req->path.p, req->path.n))
+        if (m->kind == PATHM_CONNECT ? !connect : !path_matches(m, req->path.p, req->path.n))
             continue;
         if (m->has_runtime_fraction &&
             !route_fraction_enabled(&m->runtime_fraction, random_value, rt))

@@ -428,7 +428,8 @@ static void start_try_timer(struct hstream *s)
 static bool keep_body(const struct hstream *s)
 {
     /* Kept (copied per attempt) while a retry or a mirror may need it again. */
-    return (s->retries_left > 0 || (s->act && s->act->n_mirrors)) && !(s->flags & HS_NO_RETRY_BODY);
+    return (s->retries_left > 0 || (s->act && s->act->n_mirrors)) &&
+           !(s->flags & (HS_NO_RETRY_BODY | HS_UPGRADE));
 }
 
 /* Writes what the attempt has not sent of the request body yet (all of it, moved, when no
@@ -437,6 +438,13 @@ static void send_body(struct hstream *s)
 {
     struct upstream_req *ur = s->up;
     struct conn *uc = ur->pc->c;
+    /* A CONNECT's payload waits for the tunnel (the upstream's 2xx). */
+    if (s->req.method == HTTP_METHOD_CONNECT && !(s->flags & HS_TUNNEL)) {
+        if (evbuffer_get_length(s->body) > s->hc->c->limit)
+            hcm_pause_request(s, true); /* hcm_tunnel_open() reads again */
+        conn_flush(uc);                 /* the CONNECT head itself */
+        return;
+    }
     size_t len = evbuffer_get_length(s->body);
     if (!keep_body(s) && ur->body_off) {
         evbuffer_drain(s->body, ur->body_off);
@@ -479,19 +487,50 @@ static void send_body(struct hstream *s)
     }
     if ((s->flags & HS_REQ_DONE) && !ur->req_done) {
         ur->req_done = true;
-        if (s->req.body == HTTP_BODY_CHUNKED)
-            h1_write_last_chunk(uc->out, NULL);
-        start_try_timer(s);
+        if (s->flags & HS_TUNNEL) {
+            conn_shutdown_write(uc); /* the client half-closed the tunnel: pass it on */
+        } else {
+            if (s->req.body == HTTP_BODY_CHUNKED)
+                h1_write_last_chunk(uc->out, NULL);
+            start_try_timer(s);
+        }
     }
     conn_flush(uc);
     if (conn_is_above_high(uc))
         hcm_pause_request(s, true);
 }
 
+static bool on_response_head(struct hstream *s);
+
+/* CONNECT with connect_config: the TCP connection to the host is the tunnel. Envoy's TCP
+ * upstream then synthesizes the 200 that completes the client's CONNECT. */
+static void connect_terminated(struct hstream *s)
+{
+    struct upstream_req *ur = s->up;
+    ur->raw = true;
+    ur->head_sent = true;
+    ur->resp_head = true;
+    ur->pc->requests++;
+    ur->start_ns = alog_mono_ns();
+    http_msg_reset(&s->resp);
+    s->resp.status = 200;
+    s->resp.version = HTTP_VERSION_1_1;
+    s->resp.body = HTTP_BODY_TUNNEL;
+    if (!on_response_head(s))
+        return;
+    hcm_flush(s);
+    if (s->up)
+        send_body(s); /* what the client sent early */
+}
+
 static void send_request(struct hstream *s)
 {
     struct upstream_req *ur = s->up;
     struct conn *uc = ur->pc->c;
+    if (s->connect_term) {
+        connect_terminated(s);
+        return;
+    }
     /* auto_host_rewrite: Host becomes the DNS name of the chosen host (DNS clusters). */
     if (s->act->auto_host_rewrite && ur->host->hostname)
         http_msg_set_authority(&s->req, ur->host->hostname, strlen(ur->host->hostname));
@@ -505,7 +544,9 @@ static void send_request(struct hstream *s)
         size_t n = u64_str(s->attempts, buf);
         http_hdrs_set(&s->req.headers, "x-envoy-attempt-count", 21, buf, n);
     }
-    int rc = h1_write_request_head(uc->out, &s->req, framing, s->req.content_length, 0);
+    bool upgrade = (s->flags & HS_UPGRADE) && s->req.method != HTTP_METHOD_CONNECT;
+    int rc = h1_write_request_head(uc->out, &s->req, framing, s->req.content_length,
+                                   upgrade ? H1_WF_UPGRADE : 0);
     if (rc < 0) {
         attempt_release(s, false);
         hcm_local_reply(s, 503, RF_LOCAL_RESET, "request_encode_error", "invalid request");
@@ -514,7 +555,7 @@ static void send_request(struct hstream *s)
     ur->head_sent = true;
     ur->pc->requests++;
     ur->start_ns = alog_mono_ns();
-    h1_parser_expect_response(&ur->parser, s->req.method, false);
+    h1_parser_expect_response(&ur->parser, s->req.method, upgrade);
     send_body(s);
 }
 
@@ -581,7 +622,16 @@ static bool on_response_head(struct hstream *s)
         http_hdrs_set(&s->resp.headers, "x-envoy-attempt-count", 21, buf, n);
     }
     s->details = "via_upstream";
-    return hcm_send_response_head(s) == 0;
+    if (s->flags & HS_UPGRADE) {
+        bool connect = s->req.method == HTTP_METHOD_CONNECT;
+        if (connect ? st >= 200 && st < 300 : st == 101)
+            hcm_tunnel_open(s);
+    }
+    if (hcm_send_response_head(s) != 0)
+        return false;
+    if ((s->flags & HS_TUNNEL) && s->up && evbuffer_get_length(s->body))
+        send_body(s); /* CONNECT payload held until now */
+    return s->up != NULL;
 }
 
 static void up_read(struct conn *c)
@@ -593,6 +643,13 @@ static void up_read(struct conn *c)
     if (evbuffer_get_length(in) && !ur->resp_bytes) {
         ur->resp_bytes = true;
         s->up_first_ns = alog_mono_ns();
+    }
+    if (ur->raw) {
+        if (hcm_downstream_full(s))
+            conn_read_disable(c); /* resumed by router_on_downstream_drained */
+        else
+            hcm_send_response_body(s, in, evbuffer_get_length(in));
+        return;
     }
     while (s->up == ur && evbuffer_get_length(in)) {
         if (hcm_downstream_full(s)) {
@@ -692,6 +749,15 @@ static void up_event(struct conn *c, enum conn_event ev)
         }
         break;
     case CONN_EV_EOF:
+        if (s->flags & HS_TUNNEL) {
+            /* The upstream ended the tunnel: what it sent last goes down, then the stream
+             * (and the downstream connection) end. */
+            size_t left = evbuffer_get_length(c->in);
+            if (left)
+                hcm_send_response_body(s, c->in, left);
+            response_complete(s);
+            return;
+        }
         if (ur->resp_head) {
             /* An until-close body ends here; any other framing was cut short. */
             struct h1_result r;
@@ -1143,8 +1209,9 @@ static void mirror_one(struct hstream *s, const struct cfg_mirror_policy *m)
 /* The request is complete: send its shadows (once). */
 static void mirror(struct hstream *s)
 {
-    if (!s->act || !s->act->n_mirrors || s->mirrored || (s->flags & HS_NO_RETRY_BODY))
-        return;
+    if (!s->act || !s->act->n_mirrors || s->mirrored ||
+        (s->flags & (HS_NO_RETRY_BODY | HS_UPGRADE)))
+        return; /* upgraded payload is never shadowed */
     s->mirrored = true;
     for (size_t i = 0; i < s->act->n_mirrors; i++)
         mirror_one(s, &s->act->mirrors[i]);
@@ -1180,6 +1247,36 @@ static const char *pick_cluster(struct hstream *s)
     return NULL;
 }
 
+/* The route's upgrade_configs entry for this stream's upgrade type, or NULL. */
+static const struct cfg_route_upgrade *route_upgrade(const struct hstream *s)
+{
+    if (!s->route || s->route->kind != ROUTE_FORWARD)
+        return NULL;
+    const struct cfg_route_action *a = &s->route->action;
+    for (size_t i = 0; i < a->n_upgrades; i++)
+        if (strlen(a->upgrades[i].type) == s->upgrade.n &&
+            strncasecmp(a->upgrades[i].type, s->upgrade.p, s->upgrade.n) == 0)
+            return &a->upgrades[i];
+    return NULL;
+}
+
+/* Envoy's createUpgradeFilterChain(): the route's setting for the type wins; otherwise the
+ * connection manager's upgrade_configs decide; an unlisted type is refused. */
+static bool upgrade_allowed(struct hstream *s)
+{
+    const struct cfg_route_upgrade *ru = route_upgrade(s);
+    if (ru) {
+        s->connect_term = ru->enabled && ru->connect_terminate;
+        return ru->enabled;
+    }
+    const struct cfg_hcm *cfg = s->hc->cfg;
+    for (size_t i = 0; i < cfg->n_upgrades; i++)
+        if (strlen(cfg->upgrades[i].type) == s->upgrade.n &&
+            strncasecmp(cfg->upgrades[i].type, s->upgrade.p, s->upgrade.n) == 0)
+            return cfg->upgrades[i].enabled;
+    return false;
+}
+
 void router_on_request_head(struct hstream *s)
 {
     struct hcm_conn *hc = s->hc;
@@ -1189,6 +1286,11 @@ void router_on_request_head(struct hstream *s)
     s->vh = route_find_vhost(rc, req->authority.p, req->authority.n);
     struct route_runtime rtb;
     s->route = s->vh ? route_match(s->vh, req, worker_rand(hc->w), worker_rt(hc->w, &rtb)) : NULL;
+    if ((s->flags & HS_UPGRADE) && !upgrade_allowed(s)) {
+        stats_inc(hs, HTTP_downstream_rq_ws_on_non_ws_route);
+        hcm_local_reply(s, 403, RF_NONE, "upgrade_failed", "");
+        return;
+    }
     if (!s->route) {
         stats_inc(hs, HTTP_no_route);
         hcm_local_reply(s, 404, RF_NO_ROUTE_FOUND, "route_not_found", "");
@@ -1226,6 +1328,14 @@ void router_on_request_head(struct hstream *s)
         return;
     }
     setup_policy(s);
+    if (s->flags & HS_UPGRADE) {
+        /* An upgraded stream is never retried or replayed, and gets its own connection
+         * (it is closed after the tunnel, never pooled again). */
+        s->retries_left = 0;
+        s->retry_on = 0;
+        s->force_new_conn = true;
+        s->n_replays = 1;
+    }
     mutate(s, true);
     struct http_slice np = {0};
     if (route_path_rewrite(rt, req->path.p, req->path.n, &s->arena, &np) == 0 && np.p) {

@@ -177,6 +177,9 @@ struct stats_block {
     C(downstream_rq_too_large)                  \
     C(downstream_rq_rx_reset)                   \
     C(downstream_rq_tx_reset)                   \
+    C(downstream_rq_ws_on_non_ws_route)         \
+    C(downstream_cx_upgrades_total)             \
+    G(downstream_cx_upgrades_active)            \
     C(no_route)                                 \
     C(no_cluster)                               \
     C(rq_direct_response)                       \

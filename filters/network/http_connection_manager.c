@@ -45,6 +45,8 @@ static int hcm_rt_new(const void *config, void **out)
     rt->h1.max_headers_count = cfg->max_headers_count;
     rt->h1.allow_absolute_url = cfg->allow_absolute_url;
     rt->h1.accept_http_10 = cfg->accept_http_10;
+    /* CONNECT is an upgrade: the router answers 403 unless upgrade_configs allow it. */
+    rt->h1.allow_connect = true;
     switch (cfg->headers_with_underscores_action) {
     case UNDERSCORES_ALLOW:
         rt->h1.underscores = H1_UNDERSCORES_ALLOW;

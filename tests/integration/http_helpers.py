@@ -222,6 +222,17 @@ def wait_log_match(path, pred, timeout=6.0, what="access log line"):
 
 # ---- remora-origin ---------------------------------------------------------------------------
 
+def stop_process(proc, timeout=3):
+    """SIGTERM, then SIGKILL after |timeout| seconds; always reaps."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Origin:
     """One remora-origin process on 127.0.0.1, port picked by the kernel."""
 
@@ -241,13 +252,7 @@ class Origin:
         self.port = int(m.group(2))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc.stdout.close()
         self.errf.close()
 
@@ -598,8 +603,9 @@ class HttpConn:
             break
         te = (hget(headers, "transfer-encoding") or "").lower()
         cl = hget(headers, "content-length")
-        if method == "HEAD" or status in (204, 304):
-            body = b""
+        if method == "HEAD" or status in (101, 204, 304) or \
+                (method == "CONNECT" and 200 <= status < 300):
+            body = b""  # no body; after 101 / a 2xx to CONNECT the bytes are the tunnel's
         elif te:
             assert te == "chunked", f"unexpected transfer-encoding {te!r}"
             body = bytearray()

@@ -358,14 +358,14 @@ def test_1gib_download_byte_exact_bounded_rss(remora, tmp_path, origins):
     assert peak < RSS_LIMIT_KB, f"proxy RSS peaked at {peak} kB"
 
 
-def test_256mib_upload_byte_exact_bounded_rss(remora, tmp_path, origins):
+def test_1gib_upload_byte_exact_bounded_rss(remora, tmp_path, origins):
     o = origins()
     r, port, _ = simple_proxy(remora, tmp_path, o.port)
-    total = 256 * MiB
+    total = 1 << 30
     blocks = [os.urandom(MiB) for _ in range(16)]
     sampler = RssSampler(r.proc.pid)
     h = hashlib.sha256()
-    with HttpConn(port, timeout=60) as c:
+    with HttpConn(port, timeout=120) as c:
         c.send(build_request("POST", "/echo", [("Content-Length", str(total))]))
         for i in range(total // MiB):
             b = blocks[(i * 7) % 16]

@@ -103,7 +103,8 @@ CASES = [
     Case("absolute_form_host_mismatch", b"GET http://other.test/ HTTP/1.1\r\n" + H + b"\r\n",
          400, note="Remora: 400 http1.invalid_host (Envoy replaces Host instead)"),
     Case("absolute_form_bad_scheme", b"GET ftp://t/ HTTP/1.1\r\n" + H + b"\r\n", 400),
-    Case("connect", b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n", 405, dpe=None),
+    Case("connect_not_configured", b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n", 403,
+         dpe=False, note="Envoy: CONNECT without a CONNECT upgrade_config gets a 403 from the HCM"),
     # --- limits ---
     Case("headers_over_60k", get_with(b"X-Big: " + b"a" * (62 * 1024) + b"\r\n"), 431),
     Case("over_100_headers", get_with(MANY_HEADERS), 431),

@@ -587,7 +587,7 @@ static void test_hcm_errors(void **state)
         /* 4 */ "max_request_headers_kb: 8193\n"
         /* 5 */ "server_name: \"a\\r\\nb\"\n"
         /* 6 */ "common_http_protocol_options: { max_headers_count: 0, max_stream_duration: 1s }\n"
-        /* 7 */ "upgrade_configs: [ { upgrade_type: websocket } ]\n"
+        /* 7 */ "upgrade_configs: [ { upgrade_type: x, filters: [ { name: f } ] } ]\n"
         /* 8 */ "forward_client_cert_details: APPEND_FORWARD\n"
         /* 9 */ "idle_timeout: 1s\n"
         /* 10 */ "stat_prefx: x\n"
@@ -602,8 +602,6 @@ static void test_hcm_errors(void **state)
         "route_config",
         "hcm.yaml:8:1: typed_config.forward_client_cert_details: forward_client_cert_details is "
         "not supported by Remora yet: only SANITIZE (the default) is implemented",
-        "hcm.yaml:7:1: typed_config.upgrade_configs: upgrade_configs is not supported by Remora "
-        "yet: upgrades (websocket) are not implemented",
         "hcm.yaml:1:1: typed_config.stat_prefix: stat_prefix is required (a non-empty string; "
         "stats are rooted at http.<stat_prefix>.)",
         "hcm.yaml:2:13: typed_config.codec_type: HTTP2 is not supported by Remora yet",
@@ -615,7 +613,10 @@ static void test_hcm_errors(void **state)
         "hcm.yaml:6:52: typed_config.common_http_protocol_options.max_headers_count: "
         "max_headers_count must be at least 1",
         "hcm.yaml:11:26: typed_config.http_protocol_options.header_key_format: header_key_format "
-        "is not supported by Remora yet: header names are always sent in lowercase");
+        "is not supported by Remora yet: header names are always sent in lowercase",
+        "hcm.yaml:7:39: typed_config.upgrade_configs[0].filters: filters is not supported by "
+        "Remora yet: per-upgrade filter chains are not implemented: upgrades use the connection "
+        "manager's http_filters");
     /* clang-format on */
 
     /* no route table at all, and a typed_config that is not a map */
@@ -643,6 +644,86 @@ static void test_hcm_errors(void **state)
                        "route_config: {}\n");
     assert_int_equal(r->hcm->route_config->n_vhosts, 0);
     run_free(r);
+}
+
+static void test_upgrade_configs(void **state)
+{
+    (void)state;
+    /* Envoy semantics: types compared case-insensitively, enabled defaults to true, route
+     * entries override per type, connect_config only on CONNECT (it terminates CONNECT). */
+    struct run *r = ok("\"@type\": " HCM_URL "\n"
+                       "stat_prefix: s\n"
+                       "upgrade_configs: [ { upgrade_type: websocket }, "
+                       "{ upgrade_type: CONNECT, enabled: false } ]\n"
+                       "http_filters: [ { name: envoy.filters.http.router } ]\n"
+                       "route_config:\n"
+                       "  validate_clusters: false\n"
+                       "  virtual_hosts:\n"
+                       "  - name: v\n"
+                       "    domains: ['*']\n"
+                       "    routes:\n"
+                       "    - match: { connect_matcher: {} }\n"
+                       "      route: { cluster: c, upgrade_configs: [ { upgrade_type: CONNECT, "
+                       "connect_config: {} } ] }\n"
+                       "    - match: { prefix: / }\n"
+                       "      route: { cluster: c, upgrade_configs: [ { upgrade_type: websocket, "
+                       "enabled: false } ] }\n");
+    assert_int_equal(r->hcm->n_upgrades, 2);
+    assert_string_equal(r->hcm->upgrades[0].type, "websocket");
+    assert_true(r->hcm->upgrades[0].enabled);
+    assert_false(r->hcm->upgrades[1].enabled);
+    const struct cfg_route *rt = r->hcm->route_config->vhosts[0].routes;
+    assert_int_equal(rt[0].match.kind, PATHM_CONNECT);
+    assert_int_equal(rt[0].action.n_upgrades, 1);
+    assert_true(rt[0].action.upgrades[0].enabled);
+    assert_true(rt[0].action.upgrades[0].connect_terminate);
+    assert_int_equal(rt[1].match.kind, PATHM_PREFIX);
+    assert_false(rt[1].action.upgrades[0].enabled);
+    assert_false(rt[1].action.upgrades[0].connect_terminate);
+    run_free(r);
+
+    /* clang-format off */
+    expect_errors(
+        /* 1 */ "\"@type\": " HCM_URL "\n"
+        /* 2 */ "stat_prefix: s\n"
+        /* 3 */ "upgrade_configs:\n"
+        /* 4 */ "- upgrade_type: websocket\n"
+        /* 5 */ "- upgrade_type: WebSocket\n"
+        /* 6 */ "- { enabled: true }\n"
+        /* 7 */ "http_filters: [ { name: envoy.filters.http.router } ]\n"
+        /* 8 */ "route_config:\n"
+        /* 9 */ "  validate_clusters: false\n"
+        /* 10 */ "  virtual_hosts:\n"
+        /* 11 */ "  - name: v\n"
+        /* 12 */ "    domains: ['*']\n"
+        /* 13 */ "    routes:\n"
+        /* 14 */ "    - match: { connect_matcher: {}, prefix: / }\n"
+        /* 15 */ "      route: { cluster: c }\n"
+        /* 16 */ "    - match: { connect_matcher: { x: 1 } }\n"
+        /* 17 */ "      route:\n"
+        /* 18 */ "        cluster: c\n"
+        /* 19 */ "        upgrade_configs:\n"
+        /* 20 */ "        - { upgrade_type: CONNECT, connect_config: { allow_post: true } }\n"
+        /* 21 */ "        - { upgrade_type: connect }\n"
+        /* 22 */ "        - { upgrade_type: websocket, connect_config: {} }\n",
+        "hcm.yaml:14:14: typed_config.route_config.virtual_hosts[0].routes[0].match: only one of "
+        "prefix, path, safe_regex, path_separated_prefix, connect_matcher and path_match_policy "
+        "may be set (oneof path_specifier)",
+        "hcm.yaml:16:35: typed_config.route_config.virtual_hosts[0].routes[1].match."
+        "connect_matcher.x: unknown field \"x\" in envoy.config.route.v3.RouteMatch."
+        "ConnectMatcher",
+        "hcm.yaml:20:54: typed_config.route_config.virtual_hosts[0].routes[1].route."
+        "upgrade_configs[0].connect_config.allow_post: allow_post is not supported by Remora "
+        "yet: POST tunnels are not implemented",
+        "hcm.yaml:21:27: typed_config.route_config.virtual_hosts[0].routes[1].route."
+        "upgrade_configs[1].upgrade_type: Duplicate upgrade connect",
+        "hcm.yaml:22:54: typed_config.route_config.virtual_hosts[0].routes[1].route."
+        "upgrade_configs[2].connect_config: Non-CONNECT upgrade type websocket has ConnectConfig",
+        "hcm.yaml:5:17: typed_config.upgrade_configs[1].upgrade_type: Error: multiple upgrade "
+        "configs with the same name: 'WebSocket'",
+        "hcm.yaml:6:3: typed_config.upgrade_configs[2].upgrade_type: upgrade_type is required (a "
+        "header value such as \"websocket\", or \"CONNECT\")");
+    /* clang-format on */
 }
 
 static void test_http_filter_errors(void **state)
@@ -756,13 +837,15 @@ static void test_route_actions(void **state)
         "hcm.yaml:15:14: typed_config.route_config.virtual_hosts[0].routes[3].route: only one of "
         "cluster, cluster_header and weighted_clusters may be set (oneof cluster_specifier)",
         "hcm.yaml:16:14: typed_config.route_config.virtual_hosts[0].routes[4].match: one of "
-        "prefix, path, safe_regex or path_separated_prefix is required (oneof path_specifier)",
+        "prefix, path, safe_regex, path_separated_prefix or connect_matcher is required (oneof "
+        "path_specifier)",
         "hcm.yaml:17:14: typed_config.route_config.virtual_hosts[0].routes[4].route: one of "
         "cluster, cluster_header or weighted_clusters is required (oneof cluster_specifier)",
         "hcm.yaml:18:16: typed_config.route_config.virtual_hosts[0].routes[5].match.prefx: "
         "unknown field \"prefx\" in envoy.config.route.v3.RouteMatch",
         "hcm.yaml:18:14: typed_config.route_config.virtual_hosts[0].routes[5].match: one of "
-        "prefix, path, safe_regex or path_separated_prefix is required (oneof path_specifier)",
+        "prefix, path, safe_regex, path_separated_prefix or connect_matcher is required (oneof "
+        "path_specifier)",
         "hcm.yaml:19:25: typed_config.route_config.virtual_hosts[0].routes[5].route.cluster: "
         "cluster must not be empty");
 
@@ -1315,6 +1398,7 @@ int main(void)
         cmocka_unit_test(test_front_proxy),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_hcm_errors),
+        cmocka_unit_test(test_upgrade_configs),
         cmocka_unit_test(test_http_filter_errors),
         cmocka_unit_test(test_route_actions),
         cmocka_unit_test(test_retry_policy_errors),
