@@ -249,18 +249,34 @@ static uint64_t stream_idle_ms(const struct hstream *s)
     return s->hc->cfg->stream_idle_timeout_ms;
 }
 
-/* Activity on the stream. The idle timer is armed once and, when it fires, re-armed for
- * what is left since the last activity: no timer operation per read or write. */
+/* Arms the idle timer so that it fires no later than |ms| after the last activity. */
+static void idle_arm(struct hstream *s, uint64_t ms)
+{
+    int64_t due = s->last_activity_ns + (int64_t)ms * 1000000;
+    if (s->idle_fire_ns && s->idle_fire_ns <= due)
+        return; /* fires earlier: it re-arms for what is left then */
+    int64_t now = alog_mono_ns();
+    arm(&s->idle_timer, due > now ? (uint64_t)(due - now + 999999) / 1000000 : 0);
+    s->idle_fire_ns = due;
+}
+
+/* Activity on the stream: only a timestamp. The idle timer is armed lazily (idle_arm) and,
+ * when it fires, re-armed for what is left since the last activity. */
 static void touch(struct hstream *s)
 {
     s->last_activity_ns = alog_mono_ns();
-    if (!s->idle_armed) {
+    if (!s->idle_fire_ns) {
         uint64_t ms = stream_idle_ms(s);
-        if (ms) {
-            arm(&s->idle_timer, ms);
-            s->idle_armed = true;
-        }
+        if (ms)
+            idle_arm(s, ms);
     }
+}
+
+void hcm_stream_idle_update(struct hstream *s)
+{
+    uint64_t ms = stream_idle_ms(s);
+    if (ms)
+        idle_arm(s, ms);
 }
 
 static void on_stream_idle(evutil_socket_t fd, short what, void *arg)
@@ -268,15 +284,17 @@ static void on_stream_idle(evutil_socket_t fd, short what, void *arg)
     struct hstream *s = arg;
     (void)fd;
     (void)what;
+    s->idle_fire_ns = 0;
+    if (!s->hc || (s->flags & HS_DONE))
+        return; /* the object is between requests (cached): nothing to time */
     uint64_t ms = stream_idle_ms(s);
-    int64_t idle_ns = alog_mono_ns() - s->last_activity_ns;
-    if (ms && idle_ns < (int64_t)ms * 1000000) {
-        arm(&s->idle_timer, ms - (uint64_t)idle_ns / 1000000); /* activity since: wait on */
-        return;
-    }
-    s->idle_armed = false;
     if (!ms)
         return; /* the route disabled it after the stream started */
+    int64_t idle_ns = alog_mono_ns() - s->last_activity_ns;
+    if (idle_ns < (int64_t)ms * 1000000) {
+        idle_arm(s, ms); /* activity since: wait on */
+        return;
+    }
     stats_inc(hstats(s), HTTP_downstream_rq_idle_timeout);
     hcm_local_reply(s, 408, RF_STREAM_IDLE_TIMEOUT, "stream_idle_timeout", "stream timeout");
 }
@@ -290,20 +308,14 @@ static void on_request_timeout(evutil_socket_t fd, short what, void *arg)
     hcm_local_reply(s, 408, RF_NONE, "request_overall_timeout", "request timeout");
 }
 
-/* The kept stream object is freed once a connection has been idle for a second: back-to-back
- * keep-alive requests reuse it, an idle connection costs only its own state. */
-#define SPARE_KEEP_MS 1000
-
 static void stream_destroy(struct hstream *s);
 
-static void arm_conn_idle(struct hcm_conn *hc)
+/* The connection idle timer is lazy too: armed at accept and left armed; when it fires it
+ * checks whether a stream is active or how long the connection has really been idle. */
+static void arm_conn_idle(struct hcm_conn *hc, uint64_t ms)
 {
-    uint64_t idle = hc->cfg->idle_timeout_ms;
-    hc->idle_since_ns = alog_mono_ns();
-    if (hc->spare)
-        arm(&hc->idle_timer, idle && idle < SPARE_KEEP_MS ? idle : SPARE_KEEP_MS);
-    else if (idle)
-        arm(&hc->idle_timer, idle);
+    arm(&hc->idle_timer, ms);
+    hc->idle_armed = true;
 }
 
 static void on_conn_idle(evutil_socket_t fd, short what, void *arg)
@@ -311,18 +323,17 @@ static void on_conn_idle(evutil_socket_t fd, short what, void *arg)
     struct hcm_conn *hc = arg;
     (void)fd;
     (void)what;
-    if (hc->s)
-        return;
-    if (hc->spare) {
-        stream_destroy(hc->spare);
-        hc->spare = NULL;
-    }
+    hc->idle_armed = false;
     uint64_t idle = hc->cfg->idle_timeout_ms;
     if (!idle)
         return;
+    if (hc->s) {
+        arm_conn_idle(hc, idle); /* busy: idleness starts when this stream ends */
+        return;
+    }
     int64_t elapsed = (alog_mono_ns() - hc->idle_since_ns) / 1000000;
     if (elapsed < (int64_t)idle) {
-        arm(&hc->idle_timer, idle - (uint64_t)elapsed);
+        arm_conn_idle(hc, idle - (uint64_t)elapsed);
         return;
     }
     stats_inc(hc->rt->stats, HTTP_downstream_cx_idle_timeout);
@@ -366,10 +377,14 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 static struct hstream *stream_new(struct hcm_conn *hc)
 {
     struct hstream *s = hc->spare;
-    if (s) {
-        /* Reuse the previous stream of this connection: its arena keeps its first chunk
-         * and the body buffer its memory, so a keep-alive request mallocs nothing here. */
+    struct worker *w = hc->w;
+    if (!s && w->n_stream_cache)
+        s = w->stream_cache[--w->n_stream_cache];
+    else
         hc->spare = NULL;
+    if (s) {
+        /* A finished stream (this connection's, or the worker's cache): its arena keeps its
+         * first chunk and its timers stay assigned, so a request mallocs nothing here. */
         memset(&s->hc, 0, sizeof(*s) - offsetof(struct hstream, hc));
     } else {
         s = calloc(1, sizeof(*s));
@@ -400,12 +415,13 @@ static struct hstream *stream_new(struct hcm_conn *hc)
     if (cfg->request_headers_timeout_ms)
         arm(&hc->hdr_timer, cfg->request_headers_timeout_ms);
     touch(s);
-    timer_cancel(&hc->idle_timer);
     return s;
 }
 
 static void stream_destroy(struct hstream *s)
 {
+    timer_cancel(&s->idle_timer);
+    timer_cancel(&s->global_timer);
     evbuffer_free(s->body);
     arena_fini(&s->arena);
     free(s);
@@ -415,24 +431,32 @@ static void stream_free(struct hstream *s)
 {
     struct hcm_conn *hc = s->hc;
     router_stream_done(s);
-    timer_cancel(&s->global_timer);
     timer_cancel(&s->try_timer);
     timer_cancel(&s->backoff_timer);
-    timer_cancel(&s->idle_timer);
     timer_cancel(&s->req_timer);
-    /* Keep the object for the next request only when one is already waiting (pipelining):
-     * an idle keep-alive connection then costs only its own state (~2 kB). */
-    if (hc->closed || hc->spare || s->arena.allocated > 64 * 1024 ||
-        evbuffer_get_length(hc->c->in) == 0) {
+    /* idle_timer and global_timer stay armed (lazy); HS_DONE makes them no-ops. */
+    /* Keep the object for this connection when its next request is already waiting
+     * (pipelining), else in the worker's cache; an idle keep-alive connection then costs only
+     * its own state (~2 kB). A stream that grew a large arena or body buffer is freed. */
+    struct worker *w = hc->w;
+    bool next_waiting = !hc->closed && !hc->spare && evbuffer_get_length(hc->c->in) > 0;
+    if (s->arena.allocated > 64 * 1024 || evbuffer_get_length(s->body) > 64 * 1024 ||
+        (!next_waiting && w->n_stream_cache == WORKER_STREAM_CACHE)) {
         stream_destroy(s);
         return;
     }
     evbuffer_drain(s->body, evbuffer_get_length(s->body));
-    /* Keep the object (its timers stay assigned) but give the arena's memory back: an idle
-     * keep-alive connection should cost its own state, not a request's. */
-    arena_fini(&s->arena);
-    arena_init(&s->arena, 2048);
-    hc->spare = s;
+    arena_reset(&s->arena);
+    if (next_waiting)
+        hc->spare = s;
+    else
+        w->stream_cache[w->n_stream_cache++] = s;
+}
+
+void hcm_worker_fini(struct worker *w)
+{
+    while (w->n_stream_cache)
+        stream_destroy(w->stream_cache[--w->n_stream_cache]);
 }
 
 /* The response is complete (or the stream was reset): count, log, free, and continue with
@@ -466,7 +490,9 @@ static void stream_finish(struct hstream *s)
         conn_done(hc, false);
         return;
     }
-    arm_conn_idle(hc);
+    hc->idle_since_ns = alog_mono_ns();
+    if (!hc->idle_armed && hc->cfg->idle_timeout_ms)
+        arm_conn_idle(hc, hc->cfg->idle_timeout_ms);
     /* Pipelined requests may already be buffered: parse them from the loop, not from
      * inside the upstream callback that got us here. */
     conn_read_enable(hc->c);
@@ -756,7 +782,7 @@ static bool sanitize_request(struct hstream *s)
         }
     }
     if (internal)
-        http_msg_set(req, "x-envoy-internal", "true");
+        HTTP_HDRS_SET_LIT(&req->headers, "x-envoy-internal", "true", 4, false);
     if (cfg->use_remote_address) {
         if (!cfg->skip_xff_append) {
             const struct http_slice *xff = http_msg_get(req, "x-forwarded-for");
@@ -765,14 +791,14 @@ static bool sanitize_request(struct hstream *s)
                 if (v)
                     http_msg_set(req, "x-forwarded-for", v);
             } else {
-                http_msg_set(req, "x-forwarded-for", ip);
+                HTTP_HDRS_SET_LIT(&req->headers, "x-forwarded-for", ip, strlen(ip), true);
             }
         }
-        http_msg_set(req, "x-forwarded-proto", "http");
+        HTTP_HDRS_SET_LIT(&req->headers, "x-forwarded-proto", "http", 4, false);
         if (!internal)
-            http_msg_set(req, "x-envoy-external-address", ip);
+            HTTP_HDRS_SET_LIT(&req->headers, "x-envoy-external-address", ip, strlen(ip), true);
     } else if (!http_msg_has(req, "x-forwarded-proto")) {
-        http_msg_set(req, "x-forwarded-proto", "http");
+        HTTP_HDRS_SET_LIT(&req->headers, "x-forwarded-proto", "http", 4, false);
     }
 
     /* x-request-id: kept from trusted clients, generated otherwise. */
@@ -782,7 +808,7 @@ static bool sanitize_request(struct hstream *s)
         if (!keep) {
             char id[37];
             uuid4(hc->w, id);
-            http_msg_set(req, "x-request-id", id);
+            HTTP_HDRS_SET_LIT(&req->headers, "x-request-id", id, 36, true);
         }
     }
     return true;
@@ -974,21 +1000,26 @@ static void add_server_and_date(struct hstream *s)
     if (cfg->always_set_request_id_in_response && !http_msg_has(resp, "x-request-id")) {
         const struct http_slice *id = http_msg_get(&s->req, "x-request-id");
         if (id)
-            http_hdrs_set(&resp->headers, "x-request-id", 12, id->p, id->n);
+            HTTP_HDRS_SET_LIT(&resp->headers, "x-request-id", id->p, id->n, false);
     }
     switch (cfg->server_header_transformation) {
     case SERVER_HDR_OVERWRITE:
-        http_msg_set(resp, "server", cfg->server_name);
+        /* server_name was checked at load and lives in the snapshot this connection holds. */
+        HTTP_HDRS_SET_LIT(&resp->headers, "server", cfg->server_name, strlen(cfg->server_name),
+                          false);
         break;
     case SERVER_HDR_APPEND_IF_ABSENT:
         if (!http_msg_has(resp, "server"))
-            http_msg_set(resp, "server", cfg->server_name);
+            HTTP_HDRS_SET_LIT(&resp->headers, "server", cfg->server_name, strlen(cfg->server_name),
+                              false);
         break;
     case SERVER_HDR_PASS_THROUGH:
         break;
     }
-    if (!http_msg_has(resp, "date"))
-        http_msg_set(resp, "date", date_now());
+    if (!http_msg_has(resp, "date")) {
+        const char *d = date_now();
+        HTTP_HDRS_SET_LIT(&resp->headers, "date", d, strlen(d), true);
+    }
 }
 
 int hcm_send_response_head(struct hstream *s)
@@ -1203,7 +1234,7 @@ void hcm_on_accept(struct worker *w, struct conn *c, const struct cfg_hcm *cfg, 
     stats_inc(rt->stats, HTTP_downstream_cx_active);
     stats_inc(rt->stats, HTTP_downstream_cx_http1_total);
     if (cfg->idle_timeout_ms)
-        arm(&hc->idle_timer, cfg->idle_timeout_ms);
+        arm_conn_idle(hc, cfg->idle_timeout_ms);
     if (cfg->max_connection_duration_ms)
         arm(&hc->dur_timer, cfg->max_connection_duration_ms);
     conn_set_cbs(c, &hcm_down_cbs, hc);

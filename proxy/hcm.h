@@ -56,6 +56,7 @@ struct hcm_conn {
     uint32_t n_requests;
     bool close_after;        /* send connection: close and close after this response */
     bool closed;             /* downstream gone or closing; no more streams */
+    bool idle_armed;         /* idle_timer pending (armed lazily, see on_conn_idle) */
     bool in_parse;           /* re-entrancy guard for the parse loop */
     bool want_parse;         /* parse again once the current call stack unwinds */
     struct event idle_timer; /* common_http_protocol_options.idle_timeout */
@@ -102,6 +103,12 @@ struct hstream {
     struct arena arena;
     struct evbuffer *body; /* request body kept for retries / until connected */
     struct event global_timer, try_timer, idle_timer, backoff_timer, req_timer;
+    /* The stream idle and route timers are lazy: armed once, they stay armed while the
+     * object serves request after request; when one fires it compares the current request's
+     * deadline (below, zeroed per request) and re-arms for what is left, or does nothing for
+     * a finished stream. No timer operation per request in the steady state. */
+    int64_t idle_fire_ns;   /* when idle_timer fires; 0 = not armed */
+    int64_t global_fire_ns; /* when global_timer fires; 0 = not armed */
     /* Everything from |hc| on is zeroed for each request. */
     struct hcm_conn *hc;
     struct http_msg req, resp;
@@ -138,7 +145,7 @@ struct hstream {
     uint32_t n_replays;  /* transparent re-sends after a pooled-conn race */
     bool force_new_conn; /* the next attempt must not reuse a pooled conn */
     bool mirrored;
-    bool idle_armed; /* idle_timer pending */
+    int64_t global_deadline_ns; /* route timeout of this request; 0 = none */
     int64_t last_activity_ns;
     /* for the lazily re-armed stream idle timer */ /* request_mirror_policies already sent */
 };
@@ -194,5 +201,12 @@ void router_conn_available(struct worker *w, struct cluster *cl);
 
 /* ---- the network filter (filters/network/http_connection_manager.c) ------------------- */
 void hcm_on_accept(struct worker *w, struct conn *c, const struct cfg_hcm *cfg, struct hcm_rt *rt);
+
+/* The route may shorten the stream idle timeout (route idle_timeout): re-arms the lazy
+ * idle timer when it would fire too late. */
+void hcm_stream_idle_update(struct hstream *s);
+
+/* Frees the worker's cached stream objects (worker_fini, after the thread ended). */
+void hcm_worker_fini(struct worker *w);
 
 #endif

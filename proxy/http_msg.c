@@ -458,6 +458,28 @@ int http_hdrs_set(struct http_hdrs *h, const char *name, size_t nlen, const char
     return 0;
 }
 
+int http_hdrs_set_own(struct http_hdrs *h, const char *name, size_t nlen, const char *value,
+                      size_t vlen, bool copy)
+{
+    struct http_slice n = {name, nlen}, v = {value, vlen};
+    if (copy) {
+        char *p = arena_alloc(h->arena, vlen + 1);
+        if (!p)
+            return -RM_ENOMEM;
+        memcpy(p, value, vlen);
+        p[vlen] = '\0';
+        v.p = p;
+    }
+    long i = http_hdrs_find(h, name, nlen, 0);
+    if (i < 0)
+        return http_hdrs_add_ref(h, n, v);
+    h->v[i].value = v;
+    for (long j = http_hdrs_find(h, name, nlen, (size_t)i + 1); j >= 0;
+         j = http_hdrs_find(h, name, nlen, (size_t)j))
+        http_hdrs_remove_at(h, (size_t)j);
+    return 0;
+}
+
 void http_hdrs_remove_at(struct http_hdrs *h, size_t idx)
 {
     if (idx >= h->n)
@@ -544,26 +566,63 @@ static bool strip_nominated(const char *e, size_t en, void *arg)
     return false;
 }
 
+/* The fixed hop-by-hop fields (names are stored lowercase). */
+static bool fixed_hop_by_hop(const struct http_slice *n, bool keep_upgrade)
+{
+    switch (n->n) {
+    case 2:
+        return !memcmp(n->p, "te", 2);
+    case 7:
+        return !keep_upgrade && !memcmp(n->p, "upgrade", 7);
+    case 10:
+        return !memcmp(n->p, "keep-alive", 10) || !memcmp(n->p, "connection", 10);
+    case 16:
+        return !memcmp(n->p, "proxy-connection", 16);
+    case 17:
+        return !memcmp(n->p, "transfer-encoding", 17);
+    default:
+        return false;
+    }
+}
+
 int http_msg_strip_hop_by_hop(struct http_msg *msg, bool keep_upgrade)
 {
     struct http_hdrs *h = &msg->headers;
     struct strip_ctx c = {h, keep_upgrade};
-    bool te_trailers = http_hdrs_has_token(h, "te", 2, "trailers", 8);
-    long i;
+    bool te_trailers = false;
 
-    /* RFC 9110 §7.6.1: a proxy removes the Connection field and every field it nominates.
-     * The value slice stays valid after removal (arena memory is never reused). */
-    while ((i = http_hdrs_find(h, "connection", 10, 0)) >= 0) {
-        struct http_slice v = h->v[i].value;
-        http_hdrs_remove_at(h, (size_t)i);
-        list_each(v.p, v.n, strip_nominated, &c);
+    /* One pass: fixed hop-by-hop fields dropped, Connection values kept aside (arena memory
+     * is never reused, so the slices stay valid after the fields are gone); then every field
+     * those values nominate is removed (RFC 9110 §7.6.1). */
+    struct http_slice stack[8], *nominated = stack;
+    size_t n_nominated = 0, cap = sizeof(stack) / sizeof(stack[0]);
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < h->n; r++) {
+        const struct http_field *f = &h->v[r];
+        if (f->name.n == 2 && !memcmp(f->name.p, "te", 2)) {
+            struct tok_query q = {"trailers", 8};
+            te_trailers |= list_each(f->value.p, f->value.n, tok_match, &q);
+        } else if (f->name.n == 10 && !memcmp(f->name.p, "connection", 10)) {
+            if (n_nominated == cap) {
+                /* More Connection fields than the stack holds: room for all of them. */
+                struct http_slice *big = arena_alloc(h->arena, (size_t)h->n * sizeof(*big));
+                if (!big)
+                    return -RM_ENOMEM;
+                memcpy(big, nominated, n_nominated * sizeof(*big));
+                nominated = big;
+                cap = h->n;
+            }
+            nominated[n_nominated++] = f->value;
+        }
+        if (fixed_hop_by_hop(&f->name, keep_upgrade))
+            continue;
+        if (w != r)
+            h->v[w] = *f;
+        w++;
     }
-    http_hdrs_remove(h, "keep-alive", 10);
-    http_hdrs_remove(h, "proxy-connection", 16);
-    http_hdrs_remove(h, "transfer-encoding", 17);
-    if (!keep_upgrade)
-        http_hdrs_remove(h, "upgrade", 7);
-    http_hdrs_remove(h, "te", 2);
+    h->n = w;
+    for (size_t k = 0; k < n_nominated; k++)
+        list_each(nominated[k].p, nominated[k].n, strip_nominated, &c);
     if (te_trailers) {
         struct http_slice n = {"te", 2}, v = {"trailers", 8};
         return http_hdrs_add_ref(h, n, v);

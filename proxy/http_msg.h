@@ -186,6 +186,18 @@ int http_hdrs_add_ref(struct http_hdrs *h, struct http_slice name, struct http_s
 int http_hdrs_set(struct http_hdrs *h, const char *name, size_t nlen, const char *value,
                   size_t vlen);
 
+/* http_hdrs_set() for the fields Remora writes itself (x-request-id, date, server,
+ * x-envoy-*): |name| is a lowercase token in static storage (referenced, not copied) and
+ * |value| a field value Remora generated or validated at config load. With |copy| the value
+ * is copied into the arena, else referenced (it must outlive |h|: static, or the config
+ * snapshot the stream holds). Nothing is validated: callers must never pass peer bytes.
+ * Returns 0 or -RM_ENOMEM. */
+int http_hdrs_set_own(struct http_hdrs *h, const char *name, size_t nlen, const char *value,
+                      size_t vlen, bool copy);
+
+#define HTTP_HDRS_SET_LIT(h, lit, value, vlen, copy)                                               \
+    http_hdrs_set_own((h), (lit), sizeof(lit) - 1, (value), (vlen), (copy))
+
 /* Removes every field named |name| (any case), keeping the order of the others. Returns the
  * number removed. */
 size_t http_hdrs_remove(struct http_hdrs *h, const char *name, size_t n);

@@ -268,7 +268,7 @@ static void setup_policy(struct hstream *s)
         if (expected) {
             char buf[24];
             size_t n = u64_str(expected, buf);
-            http_hdrs_set(&req->headers, "x-envoy-expected-rq-timeout-ms", 30, buf, n);
+            HTTP_HDRS_SET_LIT(&req->headers, "x-envoy-expected-rq-timeout-ms", buf, n, true);
         }
     }
 }
@@ -362,11 +362,21 @@ static bool try_retry(struct hstream *s, bool would_retry)
 
 /* ---- timeouts ----------------------------------------------------------------------------- */
 
+static void start_timers(struct hstream *s);
+
 static void on_global_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct hstream *s = arg;
     (void)fd;
     (void)what;
+    s->global_fire_ns = 0;
+    if (!s->hc || (s->flags & HS_DONE) || !s->global_deadline_ns)
+        return; /* no route timeout running on this object (lazy timer, see hcm.h) */
+    if (alog_mono_ns() < s->global_deadline_ns) {
+        start_timers(s); /* armed for an earlier request: wait for this one's deadline */
+        return;
+    }
+    s->global_deadline_ns = 0;
     stats_inc(cstats(s), CLUSTER_upstream_rq_timeout);
     if (s->up && s->up->host)
         stats_inc(s->up->host->stats, HOST_rq_error);
@@ -403,11 +413,20 @@ static void on_try_idle(evutil_socket_t fd, short what, void *arg)
     attempt_failed(s, FAIL_TIMEOUT);
 }
 
+/* The route timeout starts when the request is complete (Envoy). Lazy: an armed timer
+ * that fires no later than the deadline is left alone. */
 static void start_timers(struct hstream *s)
 {
-    if (s->timeout_ms && !evtimer_pending(&s->global_timer, NULL)) {
-        arm(&s->global_timer, s->timeout_ms);
-    }
+    if (!s->timeout_ms)
+        return;
+    int64_t now = alog_mono_ns();
+    if (!s->global_deadline_ns)
+        s->global_deadline_ns = now + (int64_t)s->timeout_ms * 1000000;
+    int64_t due = s->global_deadline_ns;
+    if (s->global_fire_ns && s->global_fire_ns <= due)
+        return;
+    arm(&s->global_timer, due > now ? (uint64_t)(due - now + 999999) / 1000000 : 0);
+    s->global_fire_ns = due;
 }
 
 static void start_try_timer(struct hstream *s)
@@ -542,7 +561,7 @@ static void send_request(struct hstream *s)
     if (s->vh && s->vh->include_request_attempt_count) {
         char buf[24];
         size_t n = u64_str(s->attempts, buf);
-        http_hdrs_set(&s->req.headers, "x-envoy-attempt-count", 21, buf, n);
+        HTTP_HDRS_SET_LIT(&s->req.headers, "x-envoy-attempt-count", buf, n, true);
     }
     bool upgrade = (s->flags & HS_UPGRADE) && s->req.method != HTTP_METHOD_CONNECT;
     int rc = h1_write_request_head(uc->out, &s->req, framing, s->req.content_length,
@@ -583,7 +602,7 @@ static void response_complete(struct hstream *s)
     if (s->retried && !status_retriable(s, s->resp.status))
         stats_inc(cstats(s), CLUSTER_upstream_rq_retry_success);
     attempt_release(s, reusable);
-    timer_cancel(&s->global_timer);
+    s->global_deadline_ns = 0; /* the lazy timer then does nothing */
     hcm_response_done(s);
 }
 
@@ -614,12 +633,12 @@ static bool on_response_head(struct hstream *s)
         char buf[24];
         int64_t ms = (alog_mono_ns() - ur->start_ns) / 1000000;
         size_t n = u64_str(ms < 0 ? 0 : (uint64_t)ms, buf);
-        http_hdrs_set(&s->resp.headers, "x-envoy-upstream-service-time", 29, buf, n);
+        HTTP_HDRS_SET_LIT(&s->resp.headers, "x-envoy-upstream-service-time", buf, n, true);
     }
     if (s->vh && s->vh->include_attempt_count_in_response) {
         char buf[24];
         size_t n = u64_str(s->attempts, buf);
-        http_hdrs_set(&s->resp.headers, "x-envoy-attempt-count", 21, buf, n);
+        HTTP_HDRS_SET_LIT(&s->resp.headers, "x-envoy-attempt-count", buf, n, true);
     }
     s->details = "via_upstream";
     if (s->flags & HS_UPGRADE) {
@@ -1328,6 +1347,8 @@ void router_on_request_head(struct hstream *s)
         return;
     }
     setup_policy(s);
+    if (s->act->has_idle_timeout)
+        hcm_stream_idle_update(s); /* the route's idle_timeout replaces the HCM's */
     if (s->flags & HS_UPGRADE) {
         /* An upgraded stream is never retried or replayed, and gets its own connection
          * (it is closed after the tunnel, never pooled again). */
@@ -1399,6 +1420,6 @@ void router_stream_done(struct hstream *s)
         stats_dec(cl->stats, CLUSTER_upstream_rq_pending_active);
     }
     timer_cancel(&s->backoff_timer);
-    timer_cancel(&s->global_timer);
+    s->global_deadline_ns = 0; /* the lazy timer then does nothing */
     attempt_release(s, false);
 }

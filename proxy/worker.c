@@ -14,6 +14,7 @@
 #include "proxy/cluster.h"
 #include "proxy/conn.h"
 #include "proxy/err.h"
+#include "proxy/hcm.h"
 #include "proxy/listener.h"
 #include "proxy/log.h"
 #include "proxy/runtime.h"
@@ -298,6 +299,7 @@ void worker_fini(struct worker *w)
         free(m);
         m = next;
     }
+    hcm_worker_fini(w);
     free_clusters(w);
     if (w->snap)
         snap_unref(w->snap);

@@ -49,6 +49,10 @@ struct mbox_msg {
     void (*fn)(struct worker *w, void *arg);
 };
 
+#define WORKER_STREAM_CACHE 16
+
+struct hstream;
+
 struct worker {
     unsigned id; /* 0-based; stats slot is id + 1 */
     struct server *srv;
@@ -71,6 +75,11 @@ struct worker {
     bool draining;
     bool stopping; /* MSG_STOP: everything is being closed; start nothing new */
     uint64_t rng;  /* xorshift state for LB and weighted picks */
+    /* Finished HTTP stream objects (proxy/hcm.c) kept for the next request of any of this
+     * worker's connections: a request then mallocs nothing for its stream, and an idle
+     * keep-alive connection holds none. */
+    struct hstream *stream_cache[WORKER_STREAM_CACHE];
+    unsigned n_stream_cache;
 };
 
 int worker_init(struct worker *w, struct server *srv, unsigned id);

@@ -313,6 +313,55 @@ def test_stream_idle_timeout_408(remora, tmp_path, py_origins, origins):
     wait_stat(e.r, "http.idle_http.downstream_rq_idle_timeout", 1)
 
 
+def test_route_idle_timeout_shorter_than_hcm_and_reused_streams(remora, tmp_path, py_origins,
+                                                                origins):
+    """The route's idle_timeout replaces the connection manager's 5 min default even though
+    the stream started before routing; and on a keep-alive connection whose stream object
+    (and its lazily armed timers) is reused, a later request still times out on its own
+    deadline, while fast requests in between are unaffected."""
+    o = origins("slow")
+    port = free_port()
+    log = os.path.join(str(tmp_path), "ridle.log")
+    h = hcm([vhost("ridle", ["*"], [route("/", "slow", timeout="0s", idle_timeout="0.4s")])],
+            stat_prefix="ridle_http", access_log=[file_log(log, LOG_FMT)])
+    e = Env(remora, tmp_path, py_origins, origins, extra_clusters=[cluster("slow", [o.port])],
+            extra_listeners=[http_listener("ridle", port, h)])
+    with HttpConn(port) as c:
+        for i in range(5):  # fast requests reuse the stream object
+            assert c.request("GET", "/", [("x-case", f"fast{i}")]).status == 200
+    with HttpConn(port) as c:
+        assert c.request("GET", "/", [("x-case", "fast")]).status == 200
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        res = c.request("GET", "/", [("x-origin-latency-ms", "3000"), ("x-case", "ridle")])
+        elapsed = time.monotonic() - t0
+    assert (res.status, res.body) == (408, BODY_SI.encode())
+    assert 0.35 <= elapsed < 2.0, elapsed
+    f = wait_log_match(log, lambda l: l.startswith("ridle ")).split(" ")
+    assert f[1] == "408" and "SI" in f[2].split(","), f
+    wait_stat(e.r, "http.ridle_http.downstream_rq_idle_timeout", 1)
+
+
+def test_route_timeout_on_a_reused_stream(remora, tmp_path, py_origins, origins):
+    """Route timeouts are lazy timers on reused stream objects: after many fast requests
+    with a long timeout on the same connection, a slow one still gets its 504 on time."""
+    o = origins("slow")
+    port = free_port()
+    h = hcm([vhost("rt", ["*"], [route("/", "slow", timeout="0.5s")])], stat_prefix="rt_http")
+    e = Env(remora, tmp_path, py_origins, origins, extra_clusters=[cluster("slow", [o.port])],
+            extra_listeners=[http_listener("rt", port, h)])
+    with HttpConn(port) as c:
+        for _ in range(20):
+            assert c.request("GET", "/").status == 200
+        time.sleep(0.3)  # the timer armed by an earlier request fires early and re-arms
+        t0 = time.monotonic()
+        res = c.request("GET", "/", [("x-origin-latency-ms", "3000")])
+        elapsed = time.monotonic() - t0
+    assert (res.status, res.body) == (504, BODY_UT.encode())
+    assert 0.45 <= elapsed < 1.5, elapsed
+    wait_stat(e.r, "cluster.slow.upstream_rq_timeout", 1)
+
+
 def test_connect_failure_503_uf(remora, tmp_path, py_origins, origins):
     dead = free_port()
     e = Env(remora, tmp_path, py_origins, origins, extra_clusters=[cluster("dead", [dead])],
