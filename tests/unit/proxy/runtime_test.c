@@ -2,7 +2,9 @@
 /* tests/unit/proxy/runtime_test.c — proxy/runtime: the disk layer reader (Envoy's
  * DiskLayer::walkDirectory: keys from paths, values from file contents with comments and
  * trailing whitespace handled as Envoy does, hidden files, other file types, dangling
- * symlinks, depth and size limits) and the integer read shared by every layer. */
+ * symlinks, depth and size limits), the integer read shared by every layer, and the layers
+ * on a minimal server: /runtime, the runtime.* stats, last good values kept on a read error,
+ * append_service_cluster, the paths a sandbox must allow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +16,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
+#include "config/err.h"
+#include "config/snapshot.h"
 #include "proxy/err.h"
 #include "proxy/runtime.h"
+#include "proxy/server.h"
+#include "proxy/stats.h"
+#include "proxy/strbuf.h"
 
 static char root[64];
 
@@ -214,6 +222,134 @@ static void test_get_uint(void **state)
     assert_int_equal(runtime_get_uint(NULL, "int", 4), 4);
 }
 
+/* ---- the layers on a server without workers --------------------------------------------- */
+
+static struct server srv;
+static struct stats_block *rt_stats;
+
+static void server_up(const char *yaml, const char *service_cluster)
+{
+    struct cfg_err err;
+    struct cfg_load_opts opts = {.config_yaml = yaml, .service_cluster = service_cluster};
+    cfg_err_init(&err);
+    memset(&srv, 0, sizeof(srv));
+    int rc = config_load(&opts, &srv.snap, &err);
+    if (rc)
+        cfg_err_print(&err, stderr);
+    assert_int_equal(rc, 0);
+    cfg_err_fini(&err);
+    stats_init(0);
+    srv.base = event_base_new();
+    assert_int_equal(runtime_init(&srv), 0);
+    rt_stats = stats_block_get(STATS_RUNTIME, "");
+}
+
+static void server_down(void)
+{
+    runtime_fini(&srv);
+    event_base_free(srv.base);
+    snap_unref(srv.snap);
+    stats_fini();
+}
+
+static void assert_render(const char *want)
+{
+    struct strbuf sb;
+    sb_init(&sb);
+    runtime_render(&srv, &sb);
+    assert_string_equal(sb.data, want);
+    sb_fini(&sb);
+}
+
+static void swap_to(const char *version)
+{
+    char tmp[512], cur[512];
+    snprintf(tmp, sizeof(tmp), "%s/tmp", root);
+    snprintf(cur, sizeof(cur), "%s/current", root);
+    assert_int_equal(symlink(version, tmp), 0);
+    assert_int_equal(rename(tmp, cur), 0);
+}
+
+static void path_cb(void *arg, const char *path, enum runtime_fs_access acc)
+{
+    struct strbuf *sb = arg;
+    sb_printf(sb, "%s %s\n", acc == RUNTIME_FS_WATCH_DIR ? "watch" : "read", path);
+}
+
+static void test_layers(void **state)
+{
+    (void)state;
+    put("v1/envoy/a", "1");
+    put("v1/envoy/b", "2\n");
+    put("v1/over/edge/b", "3");
+    swap_to("v1");
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "layered_runtime:\n"
+             "  layers:\n"
+             "  - { name: s, static_layer: { a: 0, c: { d: x } } }\n"
+             "  - { name: d, disk_layer: { symlink_root: %s/current, subdirectory: envoy } }\n"
+             "  - name: o\n"
+             "    disk_layer: { symlink_root: %s/current, subdirectory: over,\n"
+             "                  append_service_cluster: true }\n"
+             "  - { name: admin, admin_layer: {} }\n",
+             root, root);
+    server_up(yaml, "edge");
+    assert_render("{\"layers\":[\"s\",\"d\",\"o\",\"admin\"],\"entries\":{"
+                  "\"a\":{\"final_value\":\"1\",\"layer_values\":[\"0\",\"1\",\"\",\"\"]},"
+                  "\"b\":{\"final_value\":\"3\",\"layer_values\":[\"\",\"2\",\"3\",\"\"]},"
+                  "\"c.d\":{\"final_value\":\"x\",\"layer_values\":[\"x\",\"\",\"\",\"\"]}}}\n");
+    assert_int_equal(stats_value(rt_stats, RUNTIME_load_success), 1);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_num_layers), 4);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_num_keys), 3);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_override_dir_exists), 1);
+
+    struct strbuf sb;
+    sb_init(&sb);
+    runtime_fs_paths(path_cb, &sb);
+    char want[1024];
+    snprintf(want, sizeof(want), "watch %s\nread %s/current/envoy\nread %s/current/over/edge\n",
+             root, root, root);
+    assert_string_equal(sb.data, want);
+    sb_fini(&sb);
+
+    /* A bad tree: load_error, the disk layers keep their last good values. */
+    put("v2/envoy/a", "9");
+    put("v2/over/edge/b", "");
+    char p[512];
+    snprintf(p, sizeof(p), "%s/v2/envoy/broken", root);
+    assert_int_equal(symlink("/nonexistent/remora", p), 0);
+    swap_to("v2");
+    assert_int_equal(runtime_reload(&srv), 0);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_load_error), 1);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_load_success), 1);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_num_layers), 4);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_override_dir_not_exists), 1); /* one read */
+    assert_render("{\"layers\":[\"s\",\"d\",\"o\",\"admin\"],\"entries\":{"
+                  "\"a\":{\"final_value\":\"1\",\"layer_values\":[\"0\",\"1\",\"\",\"\"]},"
+                  "\"b\":{\"final_value\":\"\",\"layer_values\":[\"\",\"2\",\"\",\"\"]},"
+                  "\"c.d\":{\"final_value\":\"x\",\"layer_values\":[\"x\",\"\",\"\",\"\"]}}}\n");
+
+    /* The admin layer on top; /runtime_modify re-reads the disk (still bad: error 2). */
+    sb_init(&sb);
+    assert_int_equal(runtime_modify(&srv, "a=7&c.d=", &sb), 200);
+    sb_fini(&sb);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_load_error), 2);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_admin_overrides_active), 1);
+
+    /* The override directory goes away: that layer leaves the snapshot. */
+    put("v3/envoy/a", "5");
+    swap_to("v3");
+    assert_int_equal(runtime_reload(&srv), 0);
+    assert_render("{\"layers\":[\"s\",\"d\",\"admin\"],\"entries\":{"
+                  "\"a\":{\"final_value\":\"7\",\"layer_values\":[\"0\",\"5\",\"7\"]},"
+                  "\"c.d\":{\"final_value\":\"x\",\"layer_values\":[\"x\",\"\",\"\"]}}}\n");
+    assert_int_equal(stats_value(rt_stats, RUNTIME_load_success), 2);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_num_layers), 3);
+    assert_int_equal(stats_value(rt_stats, RUNTIME_num_keys), 2);
+    server_down();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +359,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_many_keys, setup, teardown),
         cmocka_unit_test(test_bad_paths),
         cmocka_unit_test_setup_teardown(test_get_uint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_layers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
