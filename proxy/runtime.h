@@ -81,7 +81,9 @@ uint64_t runtime_get_uint(const struct runtime_snap *rs, const char *key, uint64
 int runtime_disk_load(const char *dir, struct runtime_snap **out, char *err, size_t errlen);
 
 /* What a sandbox must allow for the configured disk layers (main thread, after
- * runtime_init): calls |fn| once per path. */
+ * runtime_init): calls |fn| once per path. The tree is reached through the symlink, and
+ * Landlock checks resolved paths: the rule must also cover where symlink_root points
+ * (usually the version directories beside it, i.e. beneath the RUNTIME_FS_WATCH_DIR one). */
 enum runtime_fs_access {
     RUNTIME_FS_WATCH_DIR, /* inotify watch on this directory (needs read access to it) */
     RUNTIME_FS_READ_TREE, /* read-only, recursively, through symlinks: the layer directory */
