@@ -170,13 +170,19 @@ struct cfg_tcp_proxy {
 
 /* ---- layered runtime ------------------------------------------------------------------- */
 
-enum cfg_runtime_layer_kind { RUNTIME_STATIC, RUNTIME_ADMIN };
+enum cfg_runtime_layer_kind { RUNTIME_STATIC, RUNTIME_DISK, RUNTIME_ADMIN };
 
 struct cfg_runtime_layer {
     const char *name;
     enum cfg_runtime_layer_kind kind;
     const struct vt_node *values; /* RUNTIME_STATIC: the static_layer Struct (nested maps
                                    * flatten to dotted keys), or NULL */
+    /* RUNTIME_DISK (disk_layer): the tree read is symlink_root/subdirectory, plus
+     * /<node.cluster> with append_service_cluster (Envoy joins them with '/' as given).
+     * symlink_root always holds a '/': its directory is watched for the symlink swap. */
+    const char *symlink_root;
+    const char *subdirectory; /* "" when unset */
+    bool append_service_cluster;
 };
 
 /* ---- the whole bootstrap --------------------------------------------------------------- */

@@ -7,6 +7,7 @@
  * own internals (watchdogs, dispatcher stats, allocator). Main thread only. */
 #include "config/translate.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "config/err.h"
@@ -120,12 +121,26 @@ CFG_TYPE(layered_runtime_msg, "envoy.config.bootstrap.v3.LayeredRuntime", layere
 static const struct cfg_field runtime_layer_fields[] = {
     {"name", CFG_SUPPORTED, NULL, NULL},
     {"static_layer", CFG_SUPPORTED, NULL, NULL},
-    {"disk_layer", CFG_UNSUPPORTED, NULL, "runtime overrides are not implemented"},
-    /* Only enables /runtime_modify, which Remora does not serve. */
-    {"admin_layer", CFG_SUPPORTED, NULL, NULL},
-    {"rtds_layer", CFG_UNSUPPORTED, NULL, "runtime overrides are not implemented"},
+    {"disk_layer", CFG_SUPPORTED, NULL, NULL},
+    {"admin_layer", CFG_SUPPORTED, NULL, NULL}, /* enables POST /runtime_modify */
+    {"rtds_layer", CFG_UNSUPPORTED, NULL, "xDS (RTDS) is not implemented yet"},
 };
 CFG_TYPE(runtime_layer_msg, "envoy.config.bootstrap.v3.RuntimeLayer", runtime_layer_fields);
+
+static const struct cfg_field disk_layer_fields[] = {
+    {"symlink_root", CFG_SUPPORTED, NULL, NULL},
+    {"subdirectory", CFG_SUPPORTED, NULL, NULL},
+    {"append_service_cluster", CFG_SUPPORTED, NULL, NULL},
+};
+CFG_TYPE(disk_layer_msg, "envoy.config.bootstrap.v3.RuntimeLayer.DiskLayer", disk_layer_fields);
+
+/* AdminLayer has no fields: anything inside it is an unknown field. */
+static const struct cfg_type admin_layer_msg = {"envoy.config.bootstrap.v3.RuntimeLayer.AdminLayer",
+                                                NULL, 0};
+
+/* The layer_specifier oneof, in field order. */
+static const char *const layer_kinds[] = {"static_layer", "disk_layer", "admin_layer",
+                                          "rtds_layer"};
 
 static void translate_node(struct cfg_ctx *ctx, const struct vt_node *n, const char *path,
                            struct cfg_node *node)
@@ -186,6 +201,74 @@ static void translate_cluster_manager(struct cfg_ctx *ctx, const struct vt_node 
     cfg_obj_init(ctx, &o, &cluster_manager_msg, n, path, 0);
 }
 
+static void translate_disk_layer(struct cfg_ctx *ctx, const struct cfg_obj *l,
+                                 struct cfg_runtime_layer *layer)
+{
+    struct cfg_obj d;
+    if (!cfg_obj_init(ctx, &d, &disk_layer_msg, cfg_obj_get(l, "disk_layer"),
+                      cfg_obj_path(ctx, l, "disk_layer"), 0))
+        return;
+    layer->kind = RUNTIME_DISK;
+    layer->symlink_root = layer->subdirectory = "";
+    cfg_f_str(ctx, &d, "symlink_root", &layer->symlink_root);
+    cfg_f_str(ctx, &d, "subdirectory", &layer->subdirectory);
+    cfg_f_bool(ctx, &d, "append_service_cluster", &layer->append_service_cluster);
+    if (!layer->symlink_root)
+        layer->symlink_root = "";
+    if (!layer->subdirectory)
+        layer->subdirectory = "";
+    /* Envoy watches the directory holding the symlink and refuses a path without one. */
+    if (!strchr(layer->symlink_root, '/'))
+        cfg_obj_error(ctx, &d, "symlink_root",
+                      "symlink_root must be a path with a '/' (its directory is watched for the "
+                      "symlink swap), got \"%s\"",
+                      layer->symlink_root);
+}
+
+/* One runtime layer: its name and the layer_specifier oneof. */
+static void translate_runtime_layer(struct cfg_ctx *ctx, const struct vt_node *n, const char *ipath,
+                                    struct cfg_runtime_layer *layer)
+{
+    struct cfg_obj l;
+    const char *name = NULL;
+    layer->name = "";
+    if (!cfg_obj_init(ctx, &l, &runtime_layer_msg, n, ipath, 0))
+        return;
+    if (cfg_f_str(ctx, &l, "name", &name) && (!name || !name[0]))
+        cfg_obj_error(ctx, &l, "name", "name is required (a non-empty string)");
+    layer->name = name ? name : "";
+    const char *first = NULL;
+    for (size_t k = 0; k < sizeof(layer_kinds) / sizeof(layer_kinds[0]); k++) {
+        if (!vt_map_get(n, layer_kinds[k]))
+            continue;
+        if (first)
+            cfg_obj_error(ctx, &l, layer_kinds[k],
+                          "only one of static_layer, disk_layer, admin_layer and rtds_layer may "
+                          "be set (%s is set too)",
+                          first);
+        else
+            first = layer_kinds[k];
+    }
+    const struct vt_node *st = NULL;
+    struct cfg_obj a;
+    if (cfg_obj_get(&l, "static_layer")) {
+        if (cfg_val_struct(ctx, cfg_obj_get(&l, "static_layer"),
+                           cfg_obj_path(ctx, &l, "static_layer"), &st)) {
+            layer->kind = RUNTIME_STATIC;
+            layer->values = st;
+        }
+    } else if (cfg_obj_get(&l, "disk_layer")) {
+        translate_disk_layer(ctx, &l, layer);
+    } else if (cfg_obj_get(&l, "admin_layer")) {
+        if (cfg_obj_init(ctx, &a, &admin_layer_msg, cfg_obj_get(&l, "admin_layer"),
+                         cfg_obj_path(ctx, &l, "admin_layer"), 0))
+            layer->kind = RUNTIME_ADMIN;
+    } else if (!first) { /* rtds_layer is refused above */
+        cfg_err_add(ctx->err, n, ipath,
+                    "a runtime layer needs one of static_layer, disk_layer or admin_layer");
+    }
+}
+
 static void translate_runtime(struct cfg_ctx *ctx, const struct vt_node *n, const char *path)
 {
     struct cfg_obj o;
@@ -198,27 +281,28 @@ static void translate_runtime(struct cfg_ctx *ctx, const struct vt_node *n, cons
     struct cfg_runtime_layer *layers = cfg_alloc(ctx, (count ? count : 1) * sizeof(*layers));
     if (!layers)
         return;
+    size_t admin = SIZE_MAX;
     for (size_t i = 0; i < count; i++) {
-        struct cfg_obj l;
-        const char *name = NULL;
+        const struct vt_node *item = list->list.items[i];
         const char *ipath = cfg_path_idx(ctx, lpath, i);
-        if (!cfg_obj_init(ctx, &l, &runtime_layer_msg, list->list.items[i], ipath, 0))
-            continue;
-        if (cfg_f_str(ctx, &l, "name", &name) && (!name || !name[0]))
-            cfg_obj_error(ctx, &l, "name", "name is required (a non-empty string)");
         struct cfg_runtime_layer *layer = &layers[i];
-        layer->name = name ? name : "";
-        const struct vt_node *sl = cfg_obj_get(&l, "static_layer");
-        const struct vt_node *st = NULL;
-        if (sl && cfg_val_struct(ctx, sl, cfg_obj_path(ctx, &l, "static_layer"), &st)) {
-            layer->kind = RUNTIME_STATIC;
-            layer->values = st;
-        } else if (cfg_obj_get(&l, "admin_layer")) {
-            layer->kind = RUNTIME_ADMIN;
-        } else if (!vt_map_get(list->list.items[i], "disk_layer") &&
-                   !vt_map_get(list->list.items[i], "rtds_layer")) { /* refused above */
-            cfg_err_add(ctx->err, list->list.items[i], ipath,
-                        "a runtime layer needs static_layer or admin_layer");
+        layer->kind = RUNTIME_STATIC; /* an empty one unless the specifier translates */
+        translate_runtime_layer(ctx, item, ipath, layer);
+        for (size_t j = 0; j < i && layer->name[0]; j++)
+            if (strcmp(layers[j].name, layer->name) == 0) {
+                const struct vt_node *nm = item->kind == VT_MAP ? vt_map_get(item, "name") : NULL;
+                cfg_err_add(ctx->err, nm ? nm : item, cfg_path(ctx, ipath, "name"),
+                            "duplicate layer name '%s' (first used by %s[%zu])", layer->name, lpath,
+                            j);
+                break;
+            }
+        if (layer->kind == RUNTIME_ADMIN) {
+            if (admin != SIZE_MAX)
+                cfg_err_add(
+                    ctx->err, vt_map_get(item, "admin_layer"), cfg_path(ctx, ipath, "admin_layer"),
+                    "at most one admin_layer may be specified (%s[%zu] is one)", lpath, admin);
+            else
+                admin = i;
         }
     }
     ctx->bs->runtime_layers = layers;

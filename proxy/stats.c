@@ -25,6 +25,7 @@ static const struct stat_def cm_defs[] = {CLUSTER_MANAGER_STATS(DEF_C, DEF_G)};
 static const struct stat_def lm_defs[] = {LISTENER_MANAGER_STATS(DEF_C, DEF_G)};
 static const struct stat_def host_defs[] = {HOST_STATS(DEF_C, DEF_G)};
 static const struct stat_def http_defs[] = {HTTP_STATS(DEF_C, DEF_G)};
+static const struct stat_def runtime_defs[] = {RUNTIME_STATS(DEF_C, DEF_G)};
 #undef DEF_C
 #undef DEF_G
 
@@ -45,6 +46,7 @@ static const struct {
     [STATS_LISTENER_MANAGER] = {lm_defs, COUNT(lm_defs), "listener_manager", NULL},
     [STATS_HOST] = {host_defs, COUNT(host_defs), "host", NULL},
     [STATS_HTTP] = {http_defs, COUNT(http_defs), "http", "envoy_http_conn_manager_prefix"},
+    [STATS_RUNTIME] = {runtime_defs, COUNT(runtime_defs), "runtime", NULL},
 };
 
 static struct stats_block *registry;

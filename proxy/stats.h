@@ -37,6 +37,7 @@ enum stats_kind {
     STATS_LISTENER_MANAGER, /* listener_manager.*                         */
     STATS_HOST,             /* per-host stats: /clusters only, not /stats   */
     STATS_HTTP,             /* http.<prefix>.*   {envoy_http_conn_manager_prefix} */
+    STATS_RUNTIME,          /* runtime.*                                  */
 };
 
 struct stats_block {
@@ -59,6 +60,17 @@ struct stats_block {
     G(memory_heap_size)                         \
     G(memory_physical_size)                     \
     G(total_connections)
+
+/* Envoy's ALL_RUNTIME_STATS less deprecated_feature_use / deprecated_feature_seen_since_process_start
+ * (nothing counts deprecated feature use yet). */
+#define RUNTIME_STATS(C, G)                     \
+    C(load_error)                               \
+    C(load_success)                             \
+    C(override_dir_exists)                      \
+    C(override_dir_not_exists)                  \
+    G(admin_overrides_active)                   \
+    G(num_keys)                                 \
+    G(num_layers)
 
 #define CLUSTER_STATS(C, G)                     \
     C(upstream_cx_total)                        \
@@ -231,6 +243,8 @@ struct stats_block {
 #define LM_ENUM_G(n) LM_##n,
 #define HTTP_ENUM_C(n) HTTP_##n,
 #define HTTP_ENUM_G(n) HTTP_##n,
+#define RUNTIME_ENUM_C(n) RUNTIME_##n,
+#define RUNTIME_ENUM_G(n) RUNTIME_##n,
 #define HOST_ENUM_C(n) HOST_##n,
 #define HOST_ENUM_G(n) HOST_##n,
 DECLARE_STAT_ENUM(SERVER, SERVER_STATS);
@@ -241,6 +255,7 @@ DECLARE_STAT_ENUM(CM, CLUSTER_MANAGER_STATS);
 DECLARE_STAT_ENUM(LM, LISTENER_MANAGER_STATS);
 DECLARE_STAT_ENUM(HOST, HOST_STATS);
 DECLARE_STAT_ENUM(HTTP, HTTP_STATS);
+DECLARE_STAT_ENUM(RUNTIME, RUNTIME_STATS);
 
 /* ---- runtime ---------------------------------------------------------------------------- */
 

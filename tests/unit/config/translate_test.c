@@ -674,7 +674,7 @@ static const char FX_BOOT[] =
     /* 10 */ "  - name: static\n"
     /* 11 */ "    static_layer: { overload: { global_downstream_max_connections: 100 } }\n"
     /* 12 */ "  - name: \"\"\n"
-    /* 13 */ "    disk_layer: { symlink_root: /srv }\n"
+    /* 13 */ "    disk_layer: { symlink_root: current }\n"
     /* 14 */ "admin:\n"
     /* 15 */ "  address: { pipe: { path: /tmp/admin.sock } }\n";
 /* clang-format on */
@@ -1807,6 +1807,68 @@ static void test_multiple_errors_together(void **state)
                                                 "cluster 'b'");
 }
 
+/* layered_runtime: disk_layer's fields in the model, and Envoy's loader checks (the
+ * layer_specifier oneof, unique names, one admin layer, AdminLayer has no fields). */
+static void test_runtime_layers(void **state)
+{
+    (void)state;
+    struct snapshot *s = load_ok("layered_runtime:\n"
+                                 "  layers:\n"
+                                 "  - { name: base, static_layer: { a: 1 } }\n"
+                                 "  - name: disk\n"
+                                 "    disk_layer: { symlink_root: /srv/runtime/current,\n"
+                                 "                  subdirectory: envoy }\n"
+                                 "  - name: per_cluster\n"
+                                 "    disk_layer: { symlink_root: /srv/runtime/current,\n"
+                                 "                  subdirectory: envoy_override,\n"
+                                 "                  append_service_cluster: true }\n"
+                                 "  - { name: bare, disk_layer: { symlink_root: /rt } }\n"
+                                 "  - { name: admin, admin_layer: {} }\n");
+    const struct cfg_bootstrap *bs = s->bs;
+    assert_int_equal(bs->n_runtime_layers, 5);
+    assert_int_equal(bs->runtime_layers[0].kind, RUNTIME_STATIC);
+    const struct cfg_runtime_layer *d = &bs->runtime_layers[1];
+    assert_int_equal(d->kind, RUNTIME_DISK);
+    assert_string_equal(d->name, "disk");
+    assert_string_equal(d->symlink_root, "/srv/runtime/current");
+    assert_string_equal(d->subdirectory, "envoy");
+    assert_false(d->append_service_cluster);
+    d = &bs->runtime_layers[2];
+    assert_string_equal(d->subdirectory, "envoy_override");
+    assert_true(d->append_service_cluster);
+    d = &bs->runtime_layers[3];
+    assert_int_equal(d->kind, RUNTIME_DISK);
+    assert_string_equal(d->subdirectory, "");
+    assert_int_equal(bs->runtime_layers[4].kind, RUNTIME_ADMIN);
+    snap_unref(s);
+
+    /* clang-format off */
+    expect_errors(
+        /* 1 */ "layered_runtime:\n"
+        /* 2 */ "  layers:\n"
+        /* 3 */ "  - { name: a, static_layer: {}, disk_layer: { symlink_root: /x } }\n"
+        /* 4 */ "  - { name: a, admin_layer: { x: 1 } }\n"
+        /* 5 */ "  - { name: c, admin_layer: {} }\n"
+        /* 6 */ "  - { name: d, rtds_layer: { name: r } }\n"
+        /* 7 */ "  - { name: e }\n"
+        /* 8 */ "  - { name: f, disk_layer: { symlink_root: /x, subdir: y } }\n",
+        "--config-yaml:3:46: layered_runtime.layers[0].disk_layer: only one of static_layer, "
+        "disk_layer, admin_layer and rtds_layer may be set (static_layer is set too)",
+        "--config-yaml:4:31: layered_runtime.layers[1].admin_layer.x: unknown field \"x\" in "
+        "envoy.config.bootstrap.v3.RuntimeLayer.AdminLayer",
+        "--config-yaml:4:13: layered_runtime.layers[1].name: duplicate layer name 'a' (first "
+        "used by layered_runtime.layers[0])",
+        "--config-yaml:5:29: layered_runtime.layers[2].admin_layer: at most one admin_layer may "
+        "be specified (layered_runtime.layers[1] is one)",
+        "--config-yaml:6:16: layered_runtime.layers[3].rtds_layer: rtds_layer is not supported "
+        "by Remora yet: xDS (RTDS) is not implemented yet",
+        "--config-yaml:7:5: layered_runtime.layers[4]: a runtime layer needs one of "
+        "static_layer, disk_layer or admin_layer",
+        "--config-yaml:8:48: layered_runtime.layers[5].disk_layer.subdir: unknown field "
+        "\"subdir\" in envoy.config.bootstrap.v3.RuntimeLayer.DiskLayer");
+    /* clang-format on */
+}
+
 static void test_bootstrap_fields(void **state)
 {
     (void)state;
@@ -1824,10 +1886,11 @@ static void test_bootstrap_fields(void **state)
                   "Unix domain sockets are not implemented",
                   "--config-yaml:7:20: cluster_manager.local_cluster_name: local_cluster_name is "
                   "not supported by Remora yet: zone-aware routing is not implemented",
-                  "--config-yaml:13:5: layered_runtime.layers[1].disk_layer: disk_layer is not "
-                  "supported by Remora yet: runtime overrides are not implemented",
                   "--config-yaml:12:11: layered_runtime.layers[1].name: name is required (a "
                   "non-empty string)",
+                  "--config-yaml:13:33: layered_runtime.layers[1].disk_layer.symlink_root: "
+                  "symlink_root must be a path with a '/' (its directory is watched for the "
+                  "symlink swap), got \"current\"",
                   "--config-yaml:5:23: stats_flush_interval: stats_flush_interval must be at "
                   "least 1ms and less than 300s",
                   "--config-yaml:6:23: stats_flush_on_admin: only one of stats_flush_interval and "
@@ -1875,6 +1938,7 @@ int main(void)
         cmocka_unit_test(test_deprecated_and_ignored_fields),
         cmocka_unit_test(test_inert_values_accepted),
         cmocka_unit_test(test_bootstrap_fields),
+        cmocka_unit_test(test_runtime_layers),
         cmocka_unit_test(test_unknown_fields),
         cmocka_unit_test(test_unsupported_fields),
         cmocka_unit_test(test_wrong_types),
