@@ -422,6 +422,7 @@ static void stream_destroy(struct hstream *s)
 {
     timer_cancel(&s->idle_timer);
     timer_cancel(&s->global_timer);
+    free(s->ur_spare);
     evbuffer_free(s->body);
     arena_fini(&s->arena);
     free(s);

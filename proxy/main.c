@@ -10,6 +10,7 @@
 #include "config/err.h"
 #include "config/snapshot.h"
 #include "proxy/cpu.h"
+#include "proxy/evmem.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
@@ -148,6 +149,7 @@ static char *join_argv(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    evmem_install(); /* before any libevent call */
     struct server_options opt;
     memset(&opt, 0, sizeof(opt));
     opt.mode = MODE_SERVE;

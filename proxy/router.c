@@ -848,7 +848,10 @@ static void attempt_release(struct hstream *s, bool reusable)
     }
     h1_parser_fini(&ur->parser);
     host_unref(ur->host);
-    free(ur);
+    if (s->ur_spare)
+        free(ur);
+    else
+        s->ur_spare = ur; /* the next attempt, or the next request on this object */
     router_conn_available(s->hc->w, cl);
 }
 
@@ -956,7 +959,12 @@ static void attempt_start(struct hstream *s)
                         BODY_CONNECT_FAILURE);
         return;
     }
-    struct upstream_req *ur = calloc(1, sizeof(*ur));
+    struct upstream_req *ur = s->ur_spare;
+    s->ur_spare = NULL;
+    if (!ur)
+        ur = malloc(sizeof(*ur));
+    if (ur)
+        memset(ur, 0, sizeof(*ur));
     if (!ur) {
         pool_release(pc, reused);
         hcm_local_reply(s, 503, RF_LOCAL_RESET, "out_of_memory", "out of memory");
