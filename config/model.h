@@ -60,7 +60,7 @@ struct cfg_alog_filter {
             uint32_t value;          /* value.default_value, default 0 */
             const char *runtime_key; /* value.runtime_key; NULL = none */
         } cmp;
-        struct { /* RUNTIME */
+        struct {                     /* RUNTIME */
             const char *runtime_key; /* required; its value replaces |numerator| */
             uint32_t numerator;      /* percent_sampled; default 0 */
             uint32_t denominator;    /* 100, 10000 or 1000000; default 100 */

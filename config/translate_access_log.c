@@ -267,8 +267,8 @@ static int access_log(struct cfg_ctx *ctx, const struct vt_node *n, const char *
     if (!cfg_obj_init(ctx, &o, &access_log_msg, n, path, 0))
         return -RM_ECONFIG;
     const struct vt_node *flt = cfg_obj_get(&o, "filter");
-    bool filter_ok = !flt || cfg_translate_alog_filter(ctx, flt, cfg_obj_path(ctx, &o, "filter"),
-                                                       &al->filter);
+    bool filter_ok =
+        !flt || cfg_translate_alog_filter(ctx, flt, cfg_obj_path(ctx, &o, "filter"), &al->filter);
     int rc = access_log_sink(ctx, &o, n, path, al);
     if (rc == 0 && !filter_ok)
         rc = ctx->oom ? -RM_ENOMEM : -RM_ECONFIG;

@@ -343,8 +343,7 @@ static bool filter_at(struct cfg_ctx *ctx, const struct vt_node *n, const char *
         return comparison(ctx, &duration_msg, v, vpath, f);
     case ALOGF_NOT_HEALTH_CHECK: {
         struct cfg_obj e;
-        return cfg_obj_init(ctx, &e, &not_health_check_msg, v, vpath, 0) &&
-               cfg_errors(ctx) == mark;
+        return cfg_obj_init(ctx, &e, &not_health_check_msg, v, vpath, 0) && cfg_errors(ctx) == mark;
     }
     case ALOGF_RUNTIME:
         return runtime_filter(ctx, v, vpath, f);

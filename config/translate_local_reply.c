@@ -129,8 +129,8 @@ static bool mapper(struct cfg_ctx *ctx, const struct vt_node *n, const char *pat
         uint32_t code = 0;
         if (cfg_val_u32(ctx, sc, cfg_obj_path(ctx, &o, "status_code"), &code)) {
             if (code < 200 || code >= 600) /* PGV: uint32 {gte: 200, lt: 600} */
-                cfg_obj_error(ctx, &o, "status_code",
-                              "status_code must be in [200, 600), got %u", code);
+                cfg_obj_error(ctx, &o, "status_code", "status_code must be in [200, 600), got %u",
+                              code);
             else
                 m->status_code = code;
         }

@@ -217,10 +217,10 @@ int alog_http_to_grpc_status(uint32_t http_status)
  * status; UNKNOWN when there is none of them. */
 static int grpc_status(const struct alog_ctx *ctx)
 {
-    alog_header_fn fns[2] = {ctx->resp_trailer, ctx->resp_header};
-    for (size_t i = 0; i < 2; i++) {
+    for (int i = 0; i < 2; i++) {
+        alog_header_fn fn = i == 0 ? ctx->resp_trailer : ctx->resp_header;
         size_t len = 0;
-        const char *v = fns[i] ? fns[i](ctx->stream, "grpc-status", &len) : NULL;
+        const char *v = fn ? fn(ctx->stream, "grpc-status", &len) : NULL;
         if (!v)
             continue;
         uint64_t code;

@@ -93,17 +93,15 @@ static void apply_adds(const struct cfg_header_add *adds, size_t n, const struct
     }
 }
 
-void local_reply_rewrite(const struct cfg_local_reply *lr, struct alog_ctx *ctx,
+void local_reply_rewrite(const struct cfg_local_reply *lr, struct alog_ctx *actx,
                          struct http_msg *resp, struct arena *a, int *status, const char **body,
                          size_t *blen, const char **content_type)
 {
     if (!lr)
         return;
-    /* Route the context's header callbacks through the view for the duration of the call. */
-    const void *saved_stream = ctx->stream;
-    alog_header_fn saved_req = ctx->req_header, saved_resp = ctx->resp_header,
-                   saved_trailer = ctx->resp_trailer;
-    struct lr_view view = {.stream = ctx->stream, .req_header = ctx->req_header, .resp = resp};
+    /* A copy of the caller's context whose header callbacks go through the view. */
+    struct lr_view view = {.stream = actx->stream, .req_header = actx->req_header, .resp = resp};
+    struct alog_ctx lctx = *actx, *ctx = &lctx;
     ctx->stream = &view;
     ctx->req_header = view_req;
     ctx->resp_header = view_resp;
@@ -145,8 +143,6 @@ void local_reply_rewrite(const struct cfg_local_reply *lr, struct alog_ctx *ctx,
             *blen = olen;
         }
         *content_type = fmt->content_type;
-        ctx->local_reply_body = NULL;
-        ctx->local_reply_body_len = 0;
     }
 
     /* prepareLocalReply(): a content-type a mapper added is kept; without a body there is
@@ -159,8 +155,5 @@ void local_reply_rewrite(const struct cfg_local_reply *lr, struct alog_ctx *ctx,
         http_msg_remove(resp, "content-type");
     }
 
-    ctx->stream = saved_stream;
-    ctx->req_header = saved_req;
-    ctx->resp_header = saved_resp;
-    ctx->resp_trailer = saved_trailer;
+    actx->response_code = (uint32_t)*status; /* the caller's context sees the final code */
 }
