@@ -34,7 +34,53 @@ enum cfg_alog_sink {
     ALOG_SINK_STDERR, /* envoy.access_loggers.stderr */
 };
 
+struct cfg_header_matcher; /* config/model_http.h */
+
+/* envoy.config.accesslog.v3.AccessLogFilter (proxy/alog_filter.h evaluates it). */
+enum cfg_alog_filter_kind {
+    ALOGF_STATUS_CODE,      /* status_code_filter: comparison on the response code */
+    ALOGF_DURATION,         /* duration_filter: comparison on the duration in ms */
+    ALOGF_NOT_HEALTH_CHECK, /* not_health_check_filter: always true (no health_check filter) */
+    ALOGF_RUNTIME,          /* runtime_filter */
+    ALOGF_AND,              /* and_filter */
+    ALOGF_OR,               /* or_filter */
+    ALOGF_HEADER,           /* header_filter: one request header matcher */
+    ALOGF_RESPONSE_FLAG,    /* response_flag_filter */
+    ALOGF_GRPC_STATUS,      /* grpc_status_filter */
+};
+
+/* ComparisonFilter.Op: Envoy's enum has exactly these three values. */
+enum cfg_alog_cmp_op { ALOG_CMP_EQ, ALOG_CMP_GE, ALOG_CMP_LE };
+
+struct cfg_alog_filter {
+    enum cfg_alog_filter_kind kind;
+    union {
+        struct { /* STATUS_CODE, DURATION: ComparisonFilter */
+            enum cfg_alog_cmp_op op;
+            uint32_t value;          /* value.default_value, default 0 */
+            const char *runtime_key; /* value.runtime_key; NULL = none */
+        } cmp;
+        struct {                     /* RUNTIME */
+            const char *runtime_key; /* required; its value replaces |numerator| */
+            uint32_t numerator;      /* percent_sampled; default 0 */
+            uint32_t denominator;    /* 100, 10000 or 1000000; default 100 */
+            bool independent;        /* use_independent_randomness */
+        } runtime;
+        struct { /* AND, OR */
+            const struct cfg_alog_filter *filters;
+            size_t n; /* >= 2 */
+        } list;
+        const struct cfg_header_matcher *header; /* HEADER */
+        uint32_t response_flags;                 /* RESPONSE_FLAG: RF_* bits; 0 = any flag */
+        struct {                                 /* GRPC_STATUS */
+            uint32_t statuses;                   /* bit n = gRPC status n (0..16) */
+            bool exclude;
+        } grpc;
+    } u;
+};
+
 struct cfg_access_log {
+    const struct cfg_alog_filter *filter; /* AccessLog.filter; NULL = log every entry */
     enum cfg_alog_sink sink;
     const char *path;   /* ALOG_SINK_FILE only */
     const char *format; /* text format with %OPERATORS%; NULL = Envoy's default format */

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* config/translate_access_log.c — envoy.config.accesslog.v3.AccessLog → struct
  * cfg_access_log: the file, stdout and stderr loggers and their format (text with
- * %OPERATORS% or a JSON dictionary). Used by admin, tcp_proxy and later the HTTP
- * connection manager. Main thread only. */
+ * %OPERATORS% or a JSON dictionary) and its filter (config/translate_alog_filter.c). Used by
+ * admin, tcp_proxy and the HTTP connection manager. Main thread only. */
 #include "config/translate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/alog_filter.h"
 #include "config/err.h"
 #include "proxy/err.h"
 
@@ -24,9 +25,7 @@
 
 static const struct cfg_field access_log_fields[] = {
     {"name", CFG_SUPPORTED, NULL, NULL},
-    {"filter", CFG_UNSUPPORTED, NULL,
-     "access log filters are not implemented; every entry is "
-     "logged"},
+    {"filter", CFG_SUPPORTED, NULL, NULL},
     {"typed_config", CFG_SUPPORTED, NULL, NULL},
     {"config", CFG_REMOVED, NULL, "removed in the v3 API: use typed_config"},
 };
@@ -257,14 +256,31 @@ static bool logger_unsupported(const char *type_name, const char *name)
     return false;
 }
 
+static int access_log_sink(struct cfg_ctx *ctx, const struct cfg_obj *ao, const struct vt_node *n,
+                           const char *path, struct cfg_access_log *al);
+
+/* One AccessLog: the filter, then the logger (both are checked, so one load reports both). */
 static int access_log(struct cfg_ctx *ctx, const struct vt_node *n, const char *path,
                       struct cfg_access_log *al)
 {
     struct cfg_obj o;
-    size_t mark = cfg_errors(ctx);
-    const char *name = NULL;
     if (!cfg_obj_init(ctx, &o, &access_log_msg, n, path, 0))
         return -RM_ECONFIG;
+    const struct vt_node *flt = cfg_obj_get(&o, "filter");
+    bool filter_ok =
+        !flt || cfg_translate_alog_filter(ctx, flt, cfg_obj_path(ctx, &o, "filter"), &al->filter);
+    int rc = access_log_sink(ctx, &o, n, path, al);
+    if (rc == 0 && !filter_ok)
+        rc = ctx->oom ? -RM_ENOMEM : -RM_ECONFIG;
+    return rc;
+}
+
+static int access_log_sink(struct cfg_ctx *ctx, const struct cfg_obj *ao, const struct vt_node *n,
+                           const char *path, struct cfg_access_log *al)
+{
+    struct cfg_obj o = *ao;
+    size_t mark = cfg_errors(ctx);
+    const char *name = NULL;
     cfg_f_str(ctx, &o, "name", &name);
     const struct vt_node *tc = cfg_obj_get(&o, "typed_config");
     if (cfg_errors(ctx) != mark)

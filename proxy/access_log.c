@@ -26,6 +26,7 @@
 
 #include "config/model.h"
 #include "config/value.h"
+#include "proxy/alog_filter.h"
 #include "proxy/arena.h"
 #include "proxy/err.h"
 #include "proxy/response_flags.h"
@@ -82,7 +83,8 @@ enum syntax {
     X(CONNECTION_TERMINATION_DETAILS, SYN_COMMAND_ONLY)                                            \
     X(UPSTREAM_REQUEST_ATTEMPT_COUNT, SYN_COMMAND_ONLY)                                            \
     X(HOSTNAME, SYN_COMMAND_ONLY)                                                                  \
-    X(CONNECTION_ID, SYN_COMMAND_ONLY)
+    X(CONNECTION_ID, SYN_COMMAND_ONLY)                                                             \
+    X(LOCAL_REPLY_BODY, SYN_COMMAND_ONLY)
 
 enum op {
     OP_LITERAL,
@@ -1120,6 +1122,11 @@ static enum vkind eval(const struct alog_format *f, const struct seg *sg, const 
         return put_str(dst, f->hostname, false);
     case OP_CONNECTION_ID:
         return put_u64(dst, c->connection_id);
+    case OP_LOCAL_REPLY_BODY:
+        /* Envoy's LocalReplyBodyFormatter: always a string, "" outside local replies. */
+        if (c->local_reply_body_len)
+            sb_append(dst, c->local_reply_body, c->local_reply_body_len);
+        return V_STR;
     }
     return V_MISSING;
 }
@@ -1129,6 +1136,7 @@ static enum vkind eval(const struct alog_format *f, const struct seg *sg, const 
 struct alog_tls {
     struct strbuf line;
     struct strbuf val;
+    struct strbuf scratch; /* alog_format_to_arena() */
 };
 
 static pthread_key_t tls_key;
@@ -1140,6 +1148,7 @@ static void tls_free(void *p)
     struct alog_tls *t = p;
     sb_fini(&t->line);
     sb_fini(&t->val);
+    sb_fini(&t->scratch);
     free(t);
 }
 
@@ -1161,8 +1170,10 @@ static struct alog_tls *tls_get(void)
         return NULL;
     sb_init(&t->line);
     sb_init(&t->val);
+    sb_init(&t->scratch);
     t->line.limit = ALOG_LINE_MAX;
     t->val.limit = ALOG_LINE_MAX;
+    t->scratch.limit = ALOG_LINE_MAX;
     if (pthread_setspecific(tls_key, t) != 0) {
         free(t);
         return NULL;
@@ -1281,6 +1292,36 @@ int alog_format_write(const struct alog_format *f, const struct alog_ctx *ctx, s
         rc = -out->failed;
     if (rc)
         sb_truncate(out, start);
+    return rc;
+}
+
+int alog_format_to_arena(const struct alog_format *f, const struct alog_ctx *ctx, struct arena *a,
+                         const char **out, size_t *len)
+{
+    struct alog_tls *t = tls_get();
+    struct strbuf local, *sb = &local;
+    sb_init(&local);
+    local.limit = ALOG_LINE_MAX;
+    if (t) {
+        sb = &t->scratch;
+        sb_reset(sb);
+    }
+    int rc = alog_format_write(f, ctx, sb);
+    char *p = NULL;
+    if (rc == 0) {
+        p = arena_alloc(a, sb->len + 1);
+        if (!p) {
+            rc = -RM_ENOMEM;
+        } else {
+            if (sb->len)
+                memcpy(p, sb->data, sb->len);
+            p[sb->len] = '\0';
+            *out = p;
+            *len = sb->len;
+        }
+    }
+    sb_reset(sb);
+    sb_fini(&local);
     return rc;
 }
 
@@ -1824,6 +1865,7 @@ int alog_logger_new(const struct cfg_access_log *cfg, struct arena *a, struct al
         return -RM_ENOMEM;
     }
     l->format = f;
+    l->filter = cfg->filter;
     rc = alog_sink_open(path, &l->sink, err, errlen);
     if (rc)
         return rc;
@@ -1840,6 +1882,12 @@ int alog_logger_new(const struct cfg_access_log *cfg, struct arena *a, struct al
 
 void alog_logger_log(const struct alog_logger *l, const struct alog_ctx *ctx)
 {
+    if (l->filter) {
+        struct alog_filter_env env;
+        alog_filter_env_current(&env);
+        if (!alog_filter_eval(l->filter, ctx, &env))
+            return;
+    }
     struct alog_tls *t = tls_get();
     struct strbuf local, *line = &local;
 

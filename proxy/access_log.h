@@ -19,6 +19,8 @@ struct arena;
 struct strbuf;
 struct vt_node;
 struct cfg_access_log;
+struct cfg_alog_filter;
+struct http_msg;
 
 /* Envoy's default text format (SubstitutionFormatUtils::DEFAULT_FORMAT), byte for byte. */
 #define ALOG_DEFAULT_FORMAT                                                                        \
@@ -84,6 +86,15 @@ struct alog_ctx {
     struct sockaddr_storage upstream_host;  /* selected host: %UPSTREAM_HOST% */
     struct sockaddr_storage upstream_local; /* local side of the upstream connection */
 
+    /* %LOCAL_REPLY_BODY%: the body of the local reply being formatted (HCM
+     * local_reply_config body_format); NULL outside local replies (prints ""). */
+    const char *local_reply_body;
+    size_t local_reply_body_len;
+    /* The request head, for access log header_filter (proxy/alog_filter.h): all fields of a
+     * repeated header, joined as Envoy does. NULL = header_filter falls back to req_header
+     * (first value of each header). */
+    const struct http_msg *request;
+
     const void *stream;         /* opaque argument of the callbacks below */
     alog_header_fn req_header;  /* NULL = no request headers (TCP) */
     alog_header_fn resp_header; /* NULL = no response headers */
@@ -126,6 +137,16 @@ bool alog_format_is_json(const struct alog_format *f);
  * RM_E* code (-RM_ENOMEM, -RM_ELIMIT) when |out| could not take the line.
  */
 int alog_format_write(const struct alog_format *f, const struct alog_ctx *ctx, struct strbuf *out);
+
+/*
+ * Formats |ctx| with |f| (as alog_format_write()) and copies the result, NUL-terminated,
+ * into |a|: for header values and local reply bodies built per request. Formats in a
+ * per-thread scratch buffer, so once that buffer has grown nothing but |a| is allocated.
+ * Returns 0 with |*out| and |*len| (NUL excluded), or -RM_ENOMEM / -RM_ELIMIT (longer than
+ * ALOG_LINE_MAX). Any thread.
+ */
+int alog_format_to_arena(const struct alog_format *f, const struct alog_ctx *ctx, struct arena *a,
+                         const char **out, size_t *len);
 
 /* ---- sinks: asynchronous, shared writers ---------------------------------------------------- */
 
@@ -196,6 +217,7 @@ void alog_shutdown(void);
 /* ---- loggers: format + sink from the config model ------------------------------------------- */
 
 struct alog_logger {
+    const struct cfg_alog_filter *filter; /* AccessLog.filter (config model); NULL = log all */
     const struct alog_format *format;
     struct alog_sink *sink; /* one reference, dropped when the arena is freed */
 };
@@ -211,9 +233,10 @@ int alog_logger_new(const struct cfg_access_log *cfg, struct arena *a, struct al
                     char *err, size_t errlen);
 
 /*
- * Formats |ctx| with |l|'s format into a per-thread buffer and queues the line on its sink.
- * Any thread; never blocks on I/O. A line that cannot be formatted (too long, no memory) or
- * queued is dropped and counted.
+ * Evaluates |l|'s filter (proxy/alog_filter.h, with the calling worker's runtime snapshot)
+ * and, when it passes, formats |ctx| with |l|'s format into a per-thread buffer and queues
+ * the line on its sink. Any thread; never blocks on I/O. A line that cannot be formatted (too
+ * long, no memory) or queued is dropped and counted; a filtered-out entry is not counted.
  */
 void alog_logger_log(const struct alog_logger *l, const struct alog_ctx *ctx);
 

@@ -18,7 +18,10 @@ struct arena;
  * override, else the config's) formats the body, with %LOCAL_REPLY_BODY% the body so far.
  * |*body|/|*blen| are replaced by memory from |a| when rewritten; |*content_type| is set
  * when the format names one (else left as is: NULL means text/plain for a non-empty body).
- * Worker thread; no allocation outside |a|.
+ * |ctx| is read (a private copy routes its header callbacks through |resp|, whose :status
+ * and added headers the mappers' filters and formats see); only ctx->response_code is
+ * updated, to the final status. Worker thread; no allocation outside |a| (formatting uses
+ * the thread's access log scratch buffer).
  */
 void local_reply_rewrite(const struct cfg_local_reply *lr, struct alog_ctx *ctx,
                          struct http_msg *resp, struct arena *a, int *status, const char **body,

@@ -1704,8 +1704,8 @@ static void test_access_log_errors(void **state)
                   "--config-yaml:7:7: admin.access_log[2].typed_config: only one of log_format, "
                   "format, json_format and typed_json_format may be set (oneof "
                   "access_log_format)",
-                  "--config-yaml:12:5: admin.access_log[3].filter: filter is not supported by "
-                  "Remora yet: access log filters are not implemented; every entry is logged",
+                  "--config-yaml:12:35: admin.access_log[3].filter.status_code_filter."
+                  "comparison: comparison is required",
                   "--config-yaml:15:121: admin.access_log[4].typed_config.log_format: one of "
                   "text_format_source, json_format or text_format is required",
                   "--config-yaml:20:65: admin.access_log[5].typed_config.log_format."
