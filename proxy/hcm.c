@@ -223,6 +223,7 @@ void hcm_alog_ctx(struct hstream *s, struct alog_ctx *out)
         ctx.upstream_local = s->up_local;
     }
     ctx.stream = s;
+    ctx.request = &s->req; /* header_filter: Envoy's joined values of repeated headers */
     ctx.req_header = log_req_header;
     ctx.resp_header = log_resp_header;
     ctx.resp_trailer = log_resp_trailer;

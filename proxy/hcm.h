@@ -107,8 +107,8 @@ struct hstream {
      * object serves request after request; when one fires it compares the current request's
      * deadline (below, zeroed per request) and re-arms for what is left, or does nothing for
      * a finished stream. No timer operation per request in the steady state. */
-    int64_t idle_fire_ns;   /* when idle_timer fires; 0 = not armed */
-    int64_t global_fire_ns; /* when global_timer fires; 0 = not armed */
+    int64_t idle_fire_ns;          /* when idle_timer fires; 0 = not armed */
+    int64_t global_fire_ns;        /* when global_timer fires; 0 = not armed */
     struct upstream_req *ur_spare; /* the last attempt's object, reused by the next one */
     /* Everything from |hc| on is zeroed for each request. */
     struct hcm_conn *hc;
