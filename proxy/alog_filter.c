@@ -13,6 +13,7 @@
 #include "proxy/route.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
+#include "proxy/strbuf.h"
 
 /* ---- environment ----------------------------------------------------------------------- */
 
@@ -84,17 +85,6 @@ static bool duration_ms(const struct alog_ctx *ctx, uint64_t *out)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* UUIDRequestIDExtension::toInteger(): the first 8 characters of x-request-id as hex. */
 static bool request_id_integer(const struct alog_ctx *ctx, uint64_t *out)
 {
@@ -106,7 +96,7 @@ static bool request_id_integer(const struct alog_ctx *ctx, uint64_t *out)
         return false;
     uint64_t v = 0;
     for (size_t i = 0; i < 8; i++) {
-        int h = hexval(id[i]);
+        int h = rm_hexval((unsigned char)id[i]);
         if (h < 0)
             return false;
         v = v << 4 | (uint64_t)h;
