@@ -104,25 +104,41 @@ static void ip_str(const void *sa, char *out, size_t cap)
 
 /* UUIDv4 for x-request-id, from the worker's generator (hex by hand: this runs for every
  * request, and printf costs more than the rest of the header work). */
+/* Writes |v| as 16 lowercase hex digits, two digits per table lookup. */
+static void hex16(uint64_t v, char *out)
+{
+    static const char pairs[513] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        memcpy(out + 2 * i, pairs + 2 * (v & 0xff), 2);
+}
+
+/* A random (version 4, RFC 9562) UUID: 8-4-4-4-12 lowercase hex digits. */
 static void uuid4(struct worker *w, char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
     uint64_t a = worker_rand(w), b = worker_rand(w);
     a = (a & ~0xF000ull) | 0x4000ull;                        /* version 4 */
     b = (b & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* variant 10 */
-    int o = 0;
-    for (int i = 15; i >= 0; i--) {
-        out[o++] = hex[(a >> (i * 4)) & 15];
-        if (i == 8 || i == 4)
-            out[o++] = '-';
-    }
-    out[o++] = '-';
-    for (int i = 15; i >= 0; i--) {
-        out[o++] = hex[(b >> (i * 4)) & 15];
-        if (i == 12)
-            out[o++] = '-';
-    }
-    out[o] = '\0';
+    char h[32];
+    hex16(a, h);
+    hex16(b, h + 16);
+    memcpy(out, h, 8);
+    out[8] = '-';
+    memcpy(out + 9, h + 8, 4);
+    out[13] = '-';
+    memcpy(out + 14, h + 12, 4);
+    out[18] = '-';
+    memcpy(out + 19, h + 16, 4);
+    out[23] = '-';
+    memcpy(out + 24, h + 20, 12);
+    out[36] = '\0';
 }
 
 /* RFC 7231 IMF-fixdate, cached per second per thread. */
@@ -498,7 +514,8 @@ static void stream_finish(struct hstream *s)
     /* Pipelined requests may already be buffered: parse them from the loop, not from
      * inside the upstream callback that got us here. */
     conn_read_enable(hc->c);
-    event_active(&hc->resume_ev, EV_READ, 0);
+    if (evbuffer_get_length(hc->c->in))
+        event_active(&hc->resume_ev, EV_READ, 0);
 }
 
 /* ---- connection --------------------------------------------------------------------------- */

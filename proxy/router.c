@@ -46,19 +46,6 @@ static void attempt_release(struct hstream *s, bool reusable);
 static void attempt_failed(struct hstream *s, enum attempt_failure why);
 
 /* Decimal of |v| into |buf| (>= 21 bytes), NUL-terminated; returns the length. */
-static size_t u64_str(uint64_t v, char *buf)
-{
-    char tmp[21];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    buf[n] = '\0';
-    return n;
-}
 
 static void arm(struct event *ev, uint64_t ms)
 {
@@ -144,6 +131,8 @@ static void mutate(struct hstream *s, bool request)
     struct http_msg *m = request ? &s->req : &s->resp;
     for (size_t k = 0; k < n; k++) {
         const struct cfg_header_mutations *mu = levels[reverse ? n - 1 - k : k];
+        if (request ? !(mu->n_req_remove | mu->n_req_add) : !(mu->n_resp_remove | mu->n_resp_add))
+            continue; /* nothing at this level (the common case) */
         if (request) {
             apply_removes(m, mu->req_remove, mu->n_req_remove);
             apply_adds(s, m, mu->req_add, mu->n_req_add);
@@ -267,7 +256,7 @@ static void setup_policy(struct hstream *s)
                                 : s->timeout_ms;
         if (expected) {
             char buf[24];
-            size_t n = u64_str(expected, buf);
+            size_t n = rm_u64_dec(buf, expected);
             HTTP_HDRS_SET_LIT(&req->headers, "x-envoy-expected-rq-timeout-ms", buf, n, true);
         }
     }
@@ -560,7 +549,7 @@ static void send_request(struct hstream *s)
         framing = HTTP_BODY_NONE;
     if (s->vh && s->vh->include_request_attempt_count) {
         char buf[24];
-        size_t n = u64_str(s->attempts, buf);
+        size_t n = rm_u64_dec(buf, s->attempts);
         HTTP_HDRS_SET_LIT(&s->req.headers, "x-envoy-attempt-count", buf, n, true);
     }
     bool upgrade = (s->flags & HS_UPGRADE) && s->req.method != HTTP_METHOD_CONNECT;
@@ -632,12 +621,12 @@ static bool on_response_head(struct hstream *s)
     if (!router || !router->suppress_envoy_headers) {
         char buf[24];
         int64_t ms = (alog_mono_ns() - ur->start_ns) / 1000000;
-        size_t n = u64_str(ms < 0 ? 0 : (uint64_t)ms, buf);
+        size_t n = rm_u64_dec(buf, ms < 0 ? 0 : (uint64_t)ms);
         HTTP_HDRS_SET_LIT(&s->resp.headers, "x-envoy-upstream-service-time", buf, n, true);
     }
     if (s->vh && s->vh->include_attempt_count_in_response) {
         char buf[24];
-        size_t n = u64_str(s->attempts, buf);
+        size_t n = rm_u64_dec(buf, s->attempts);
         HTTP_HDRS_SET_LIT(&s->resp.headers, "x-envoy-attempt-count", buf, n, true);
     }
     s->details = "via_upstream";
@@ -658,8 +647,9 @@ static void up_read(struct conn *c)
     struct upstream_req *ur = c->ctx;
     struct hstream *s = ur->s;
     struct evbuffer *in = c->in;
-    ur->last_rx_ns = alog_mono_ns();
-    if (evbuffer_get_length(in) && !ur->resp_bytes) {
+    if (s->retry && s->retry->per_try_idle_timeout_ms)
+        ur->last_rx_ns = alog_mono_ns(); /* only the per-try idle timer reads it */
+    if (!ur->resp_bytes && evbuffer_get_length(in)) {
         ur->resp_bytes = true;
         s->up_first_ns = alog_mono_ns();
     }

@@ -261,6 +261,29 @@ int sb_json_str(struct strbuf *sb, const char *s, size_t n)
     return rc;
 }
 
+size_t rm_u64_dec(char *buf, uint64_t v)
+{
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
+    char tmp[20];
+    size_t i = sizeof(tmp);
+    while (v >= 100) {
+        i -= 2;
+        memcpy(tmp + i, pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        i -= 2;
+        memcpy(tmp + i, pairs + 2 * v, 2);
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
+    memcpy(buf, tmp + i, sizeof(tmp) - i);
+    return sizeof(tmp) - i;
+}
+
 int rm_hexval(int c)
 {
     if (c >= '0' && c <= '9')

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* |data| is always NUL-terminated and never NULL; until the first append it points at a
  * static "" (cap == 0), so release it only through sb_fini() or take it with sb_steal(). */
@@ -37,6 +38,8 @@ int sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 /* The value of hex digit |c|, or -1. */
 int rm_hexval(int c);
+/* Writes |v| in decimal to |buf| (at least 20 bytes; no NUL) and returns the length. */
+size_t rm_u64_dec(char *buf, uint64_t v);
 /* Decodes a query-string component in place: %XX escapes, '+' as a space. */
 void rm_url_decode(char *s);
 
