@@ -855,12 +855,35 @@ bool alog_format_is_json(const struct alog_format *f)
  * Formatting
  * ========================================================================================== */
 
-int64_t alog_mono_ns(void)
+static __thread unsigned clock_depth; /* alog_clock_hold() nesting */
+static __thread int64_t clock_held;   /* the held reading; 0 = not read yet */
+
+static int64_t mono_read(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     return ns ? ns : 1;
+}
+
+int64_t alog_mono_ns(void)
+{
+    if (!clock_depth)
+        return mono_read();
+    if (!clock_held)
+        clock_held = mono_read();
+    return clock_held;
+}
+
+void alog_clock_hold(void)
+{
+    if (clock_depth++ == 0)
+        clock_held = 0; /* read on first use */
+}
+
+void alog_clock_release(void)
+{
+    clock_depth--;
 }
 
 void alog_ctx_init(struct alog_ctx *ctx)

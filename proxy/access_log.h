@@ -101,8 +101,15 @@ struct alog_ctx {
     alog_header_fn resp_trailer;
 };
 
-/* CLOCK_MONOTONIC now, in nanoseconds (never 0). */
+/* CLOCK_MONOTONIC now, in nanoseconds (never 0). Between alog_clock_hold() and
+ * alog_clock_release() on this thread, every call returns the same reading (taken at the
+ * first call): one socket callback then reads the clock once, not a dozen times (the reads
+ * were ~4% of a proxy's CPU under load in a VM). */
 int64_t alog_mono_ns(void);
+
+/* Brackets one I/O callback (proxy/conn.c); nests. */
+void alog_clock_hold(void);
+void alog_clock_release(void);
 
 /* Zeroes |ctx| and stamps start_time (CLOCK_REALTIME) and start_mono_ns (CLOCK_MONOTONIC). */
 void alog_ctx_init(struct alog_ctx *ctx);

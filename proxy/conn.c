@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy/access_log.h"
 #include "proxy/err.h"
 #include "proxy/hist.h"
 #include "proxy/log.h"
@@ -349,7 +350,7 @@ static void emit(struct conn *c, enum conn_event ev)
         c->cbs->on_event(c, ev);
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+static void on_readable_held(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)fd;
@@ -390,7 +391,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static void on_writable(evutil_socket_t fd, short what, void *arg)
+static void on_writable_held(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)what;
@@ -444,6 +445,21 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
      * session waiting on both FINs can finish. */
     if (c->cbs && out_len(c) == 0 && !(c->flags & CONN_F_SHUT_PENDING))
         emit(c, CONN_EV_DRAINED);
+}
+
+/* Socket callbacks read the monotonic clock once each (alog_clock_hold). */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    alog_clock_hold();
+    on_readable_held(fd, what, arg);
+    alog_clock_release();
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    alog_clock_hold();
+    on_writable_held(fd, what, arg);
+    alog_clock_release();
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
