@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* proxy/evmem.c — see evmem.h. Each block carries a 16-byte header with its size class, so
- * free() needs no lookup; blocks freed on another thread than they were allocated on simply
- * join that thread's lists. A thread's lists are freed when it exits (pthread key
+/* proxy/evmem.c — see evmem.h. Blocks freed on another thread than they were allocated on
+ * simply join that thread's lists. A thread's lists are freed when it exits (pthread key
  * destructor); the main thread's stay reachable until the process ends. */
 #include "proxy/evmem.h"
 
 #include <event2/event.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,11 +26,13 @@ void evmem_install(void)
 }
 #else
 
-#define MIN_SHIFT 6  /* 64 B */
+/* Blocks of 1 KiB and more (buffer chains) are cached by power-of-two class; smaller ones
+ * (evbuffer and event structures) go straight to malloc, so a connection's small objects
+ * cost exactly what they did. No header: free() asks malloc_usable_size() which class a
+ * block can serve (any block of at least 2^k bytes can serve a request of class k). */
+#define MIN_SHIFT 10 /* 1 KiB */
 #define MAX_SHIFT 18 /* 256 KiB */
 #define N_CLASSES (MAX_SHIFT - MIN_SHIFT + 1)
-#define CLASS_NONE 0xffu /* larger than the largest class: plain malloc */
-#define HDR 16u          /* keeps malloc's 16-byte alignment */
 
 struct blk {
     struct blk *next; /* in a free list (overlays the user bytes) */
@@ -44,28 +46,17 @@ struct lists {
 static pthread_key_t key;
 static __thread struct lists *tl;
 
-/* How many free blocks a thread keeps per class: many small ones, two of the 128 KiB read
- * chains and one 256 KiB block, so an idle worker holds well under 1 MiB. */
+/* How many free blocks a thread keeps per class: a few small chains, two of the 128 KiB
+ * read chains and one 256 KiB block, so an idle worker holds well under 1 MiB. */
 static unsigned keep_max(unsigned cls)
 {
     unsigned shift = cls + MIN_SHIFT;
-    return shift <= 12 ? 32 : shift <= 15 ? 8 : shift <= 17 ? 2 : 1;
+    return shift <= 12 ? 16 : shift <= 15 ? 4 : shift <= 17 ? 2 : 1;
 }
 
-static unsigned class_of(size_t n)
+static unsigned log2_floor(size_t n)
 {
-    if (n + HDR > ((size_t)1 << MAX_SHIFT))
-        return CLASS_NONE;
-    size_t need = n + HDR - 1; /* the class is the smallest 2^shift >= n + HDR */
-    unsigned shift = need < ((size_t)1 << MIN_SHIFT)
-                         ? MIN_SHIFT
-                         : (unsigned)(sizeof(unsigned long) * 8) - (unsigned)__builtin_clzl(need);
-    return shift - MIN_SHIFT;
-}
-
-static size_t class_size(unsigned cls)
-{
-    return (size_t)1 << (cls + MIN_SHIFT);
+    return (unsigned)(sizeof(unsigned long) * 8 - 1) - (unsigned)__builtin_clzl(n);
 }
 
 static void lists_free(void *arg)
@@ -75,7 +66,7 @@ static void lists_free(void *arg)
         while (l->head[c]) {
             struct blk *b = l->head[c];
             l->head[c] = b->next;
-            free((char *)b - HDR);
+            free(b);
         }
     }
     free(l);
@@ -93,33 +84,30 @@ static struct lists *lists_get(void)
 
 static void *ev_malloc(size_t n)
 {
-    unsigned cls = class_of(n);
-    if (cls != CLASS_NONE) {
-        struct lists *l = lists_get();
-        if (l && l->head[cls]) {
-            struct blk *b = l->head[cls];
-            l->head[cls] = b->next;
-            l->n[cls]--;
-            return b;
-        }
+    if (n < ((size_t)1 << MIN_SHIFT) || n > ((size_t)1 << MAX_SHIFT))
+        return malloc(n);
+    unsigned shift = log2_floor(n - 1) + 1; /* smallest 2^shift >= n */
+    unsigned cls = shift - MIN_SHIFT;
+    struct lists *l = lists_get();
+    if (l && l->head[cls]) {
+        struct blk *b = l->head[cls];
+        l->head[cls] = b->next;
+        l->n[cls]--;
+        return b;
     }
-    size_t total = cls == CLASS_NONE ? n + HDR : class_size(cls);
-    if (total < n)
-        return NULL; /* overflow */
-    unsigned char *p = malloc(total);
-    if (!p)
-        return NULL;
-    p[0] = (unsigned char)cls;
-    return p + HDR;
+    return malloc((size_t)1 << shift);
 }
 
 static void ev_free(void *ptr)
 {
     if (!ptr)
         return;
-    unsigned char *base = (unsigned char *)ptr - HDR;
-    unsigned cls = base[0];
-    if (cls != CLASS_NONE) {
+    size_t u = malloc_usable_size(ptr);
+    if (u >= ((size_t)1 << MIN_SHIFT)) {
+        unsigned shift = log2_floor(u);
+        if (shift > MAX_SHIFT)
+            shift = MAX_SHIFT;
+        unsigned cls = shift - MIN_SHIFT;
         struct lists *l = lists_get();
         if (l && l->n[cls] < keep_max(cls)) {
             struct blk *b = ptr;
@@ -129,29 +117,20 @@ static void ev_free(void *ptr)
             return;
         }
     }
-    free(base);
+    free(ptr);
 }
 
 static void *ev_realloc(void *ptr, size_t n)
 {
     if (!ptr)
         return ev_malloc(n);
-    unsigned char *base = (unsigned char *)ptr - HDR;
-    unsigned cls = base[0];
-    if (cls == CLASS_NONE) {
-        /* A plain block stays plain, whatever its new size (freed with free()). */
-        unsigned char *p = realloc(base, n + HDR);
-        if (!p)
-            return NULL;
-        p[0] = (unsigned char)CLASS_NONE;
-        return p + HDR;
-    }
-    if (n + HDR <= class_size(cls))
+    size_t u = malloc_usable_size(ptr);
+    if (n <= u)
         return ptr;
     void *q = ev_malloc(n);
     if (!q)
         return NULL;
-    memcpy(q, ptr, class_size(cls) - HDR);
+    memcpy(q, ptr, u);
     ev_free(ptr);
     return q;
 }

@@ -4,7 +4,8 @@
  * an empty evbuffer gets data (every read reserves 64 KiB: a 128 KiB chain; every head
  * written starts a 1 KiB one) and frees it when drained: four malloc/free pairs per proxied
  * keep-alive request, about a tenth of its instructions. The lists keep a few blocks per size
- * class and thread, so that memory is reused at once without touching glibc's bins. */
+ * class (1 KiB .. 256 KiB) and thread, so that memory is reused at once without touching
+ * glibc's bins; smaller allocations go to malloc unchanged. */
 #ifndef RM_EVMEM_H
 #define RM_EVMEM_H
 
