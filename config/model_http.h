@@ -222,6 +222,7 @@ struct cfg_route {
     struct cfg_redirect redirect;      /* ROUTE_REDIRECT */
     struct cfg_direct_response direct; /* ROUTE_DIRECT */
     struct cfg_header_mutations mut;
+    bool mut_any; /* this route, its vhost or the route config mutates headers */
 };
 
 struct cfg_vhost {

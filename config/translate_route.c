@@ -1992,6 +1992,11 @@ static void compact_domains(struct cfg_route_config *rc)
 
 /* ---- route configuration --------------------------------------------------------------------- */
 
+static bool mut_nonempty(const struct cfg_header_mutations *m)
+{
+    return m->n_req_add || m->n_req_remove || m->n_resp_add || m->n_resp_remove;
+}
+
 int cfg_translate_route_config(struct cfg_ctx *ctx, const struct vt_node *n, const char *path,
                                struct cfg_route_config **out, bool *validate_clusters,
                                struct cfg_cluster_refs *refs)
@@ -2038,6 +2043,16 @@ int cfg_translate_route_config(struct cfg_ctx *ctx, const struct vt_node *n, con
         return -RM_ENOMEM;
     if (cfg_errors(ctx) != mark)
         return -RM_ECONFIG;
+    /* Whether any level above the weighted cluster mutates headers, per route (the router
+     * then skips the whole walk in the common case). */
+    for (size_t v = 0; v < rc->n_vhosts; v++) {
+        struct cfg_vhost *vh = &rc->vhosts[v];
+        for (size_t r = 0; r < vh->n_routes; r++) {
+            struct cfg_route *rt = &vh->routes[r];
+            rt->mut_any =
+                mut_nonempty(&rt->mut) || mut_nonempty(&vh->mut) || mut_nonempty(&rc->mut);
+        }
+    }
     *out = rc;
     return 0;
 }

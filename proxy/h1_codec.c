@@ -1277,18 +1277,15 @@ static void put(struct wbuf *w, const char *s, size_t n)
 #define PUT_LIT(w, lit) put((w), (lit), sizeof(lit) - 1)
 
 /* Length of the common tail: fields, framing, connection option, final CRLF. */
-static size_t tail_len(const struct http_hdrs *h, bool request, enum http_body_kind framing,
-                       uint64_t cl, unsigned flags, size_t *cl_digits)
+static size_t tail_len(const struct http_hdrs *h, enum http_body_kind framing, unsigned flags)
 {
     /* An upper bound: the fields put_tail() skips are counted too (one test per field
      * saved; commit() records the length actually written). */
     size_t total = 2;
     for (uint32_t i = 0; i < h->n; i++)
         total += h->v[i].name.n + h->v[i].value.n + 4;
-    char tmp[20];
-    *cl_digits = rm_u64_dec(tmp, cl);
     if (framing == HTTP_BODY_LENGTH)
-        total += sizeof("content-length: \r\n") - 1 + *cl_digits;
+        total += sizeof("content-length: \r\n") - 1 + 20; /* 20: digits of UINT64_MAX */
     else if (framing == HTTP_BODY_CHUNKED)
         total += sizeof("transfer-encoding: chunked\r\n") - 1;
     if (flags & H1_WF_CONN_CLOSE)
@@ -1364,10 +1361,8 @@ int h1_write_request_head(struct evbuffer *out, const struct http_msg *msg,
         framing == HTTP_BODY_UNTIL_CLOSE)
         return -RM_EINVAL;
 
-    size_t cl_digits;
     size_t total = method.n + 1 + target.n + sizeof(" HTTP/1.1\r\n") - 1 + sizeof("host: \r\n") -
-                   1 + msg->authority.n +
-                   tail_len(&msg->headers, true, framing, content_length, flags, &cl_digits);
+                   1 + msg->authority.n + tail_len(&msg->headers, framing, flags);
     struct evbuffer_iovec v;
     struct wbuf w;
     if (reserve(out, total, &v, &w) < 0)
@@ -1402,9 +1397,8 @@ int h1_write_response_head(struct evbuffer *out, const struct http_msg *msg,
     } else if (!all_of(reason.p, reason.n, HTTP_CT_FVAL)) {
         return -RM_EINVAL;
     }
-    size_t cl_digits;
-    size_t total = sizeof("HTTP/1.1 200 \r\n") - 1 + reason.n +
-                   tail_len(&msg->headers, false, framing, content_length, flags, &cl_digits);
+    size_t total =
+        sizeof("HTTP/1.1 200 \r\n") - 1 + reason.n + tail_len(&msg->headers, framing, flags);
     struct evbuffer_iovec v;
     struct wbuf w;
     if (reserve(out, total, &v, &w) < 0)

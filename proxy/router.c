@@ -117,6 +117,8 @@ static void apply_removes(struct http_msg *m, const char *const *names, size_t n
  * specific level first; most_specific_header_mutations_wins reverses it). */
 static void mutate(struct hstream *s, bool request)
 {
+    if (!s->wcl && s->route && !s->route->mut_any)
+        return; /* no header mutation configured at any level */
     const struct cfg_header_mutations *levels[4];
     size_t n = 0;
     if (s->wcl)
