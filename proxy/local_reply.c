@@ -13,6 +13,7 @@
 #include "proxy/access_log.h"
 #include "proxy/alog_filter.h"
 #include "proxy/arena.h"
+#include "proxy/header_add.h"
 #include "proxy/http_msg.h"
 
 /* What the mappers' filters and formats see, as Envoy passes them to LocalReply::rewrite():
@@ -71,25 +72,7 @@ static void apply_adds(const struct cfg_header_add *adds, size_t n, const struct
         size_t vlen = 0;
         if (h->fmt && alog_format_to_arena(h->fmt, ctx, a, &v, &vlen) != 0)
             v = "";
-        if (!*v && !h->keep_empty_value)
-            continue;
-        bool present = http_msg_has(resp, h->key);
-        switch (h->action) {
-        case APPEND_IF_EXISTS_OR_ADD:
-            http_msg_add(resp, h->key, v);
-            break;
-        case ADD_IF_ABSENT:
-            if (!present)
-                http_msg_add(resp, h->key, v);
-            break;
-        case OVERWRITE_IF_EXISTS_OR_ADD:
-            http_msg_set(resp, h->key, v);
-            break;
-        case OVERWRITE_IF_EXISTS:
-            if (present)
-                http_msg_set(resp, h->key, v);
-            break;
-        }
+        header_add_apply(resp, h, v);
     }
 }
 

@@ -17,6 +17,7 @@
 #include "proxy/cluster.h"
 #include "proxy/conn.h"
 #include "proxy/err.h"
+#include "proxy/header_add.h"
 #include "proxy/hcm.h"
 #include "proxy/hist.h"
 #include "proxy/lb.h"
@@ -82,29 +83,8 @@ static const char *mutation_value(struct hstream *s, const struct cfg_header_add
 static void apply_adds(struct hstream *s, struct http_msg *m, const struct cfg_header_add *a,
                        size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        const struct cfg_header_add *h = &a[i];
-        const char *v = mutation_value(s, h);
-        if (!*v && !h->keep_empty_value)
-            continue;
-        bool present = http_msg_has(m, h->key);
-        switch (h->action) {
-        case APPEND_IF_EXISTS_OR_ADD:
-            http_msg_add(m, h->key, v);
-            break;
-        case ADD_IF_ABSENT:
-            if (!present)
-                http_msg_add(m, h->key, v);
-            break;
-        case OVERWRITE_IF_EXISTS_OR_ADD:
-            http_msg_set(m, h->key, v);
-            break;
-        case OVERWRITE_IF_EXISTS:
-            if (present)
-                http_msg_set(m, h->key, v);
-            break;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        header_add_apply(m, &a[i], mutation_value(s, &a[i]));
 }
 
 static void apply_removes(struct http_msg *m, const char *const *names, size_t n)
