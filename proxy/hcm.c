@@ -835,9 +835,9 @@ static bool sanitize_request(struct hstream *s)
 
 /* Envoy's upgrade detection (Http::Utility::isUpgrade plus CONNECT): an Upgrade field with
  * the "upgrade" connection option, or the CONNECT method. h2c is never an upgrade here (Envoy
- * strips it and serves the request over HTTP/1.1). Whether the upgrade is allowed is the
- * router's call, once the route is known. An upgrade request ends its connection: if the
- * upgrade is declined or refused, the codec cannot resume after it. */
+ * strips it and serves the request over HTTP/1.1), nor is a request with a body. Whether the
+ * upgrade is allowed is the router's call, once the route is known. An upgrade request ends its
+ * connection: if the upgrade is declined or refused, the codec cannot resume after it. */
 static void classify_upgrade(struct hstream *s)
 {
     struct hcm_conn *hc = s->hc;
@@ -851,7 +851,11 @@ static void classify_upgrade(struct hstream *s)
     if (!(hc->parser.flags & H1_MF_UPGRADE))
         return;
     const struct http_slice *u = http_msg_get(&s->req, "upgrade");
-    if (!u || !u->n || (u->n == 3 && strncasecmp(u->p, "h2c", 3) == 0)) {
+    /* An upgrade request with a body is served as a plain request (a server may always
+     * ignore Upgrade, RFC 9110 §7.8): the bytes after the body could otherwise be either the
+     * next request or the new protocol, and Remora never forwards that ambiguity. */
+    bool body = s->req.body == HTTP_BODY_CHUNKED || s->req.body == HTTP_BODY_LENGTH;
+    if (!u || !u->n || body || (u->n == 3 && strncasecmp(u->p, "h2c", 3) == 0)) {
         h1_parser_resume(&hc->parser, false);
         http_msg_remove(&s->req, "upgrade");
         http_msg_remove(&s->req, "http2-settings");

@@ -16,7 +16,7 @@ import pytest
 import websockets  # python3-websockets (make deps-test)
 
 from conftest import free_port, wait_for
-from http_helpers import (HttpConn, cluster, file_log, hcm, hget, http_listener,
+from http_helpers import (HttpConn, build_request, cluster, file_log, hcm, hget, http_listener,
                           route, start_proxy, stat, stop_process, vhost, wait_log_match,
                           wait_stat)
 from http_helpers import py_origins  # noqa: F401 (fixture)
@@ -214,6 +214,29 @@ def test_h2c_upgrade_is_served_over_http11(remora, tmp_path, py_origins):
     names = {k for k, _ in o.requests[0].headers}
     assert not names & {"upgrade", "http2-settings"}
     assert stat(r, "http.ingress_http.downstream_rq_ws_on_non_ws_route") == 0
+
+
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+def test_upgrade_request_with_a_body_is_served_plain(remora, tmp_path, py_origins, framing):
+    """An upgrade request that carries a body is answered as a plain request, without its
+    upgrade fields: after such a body the next bytes could be a pipelined request or the new
+    protocol, and that ambiguity is never forwarded. The connection stays usable."""
+    o = py_origins()
+    r, port, _ = ws_proxy(remora, tmp_path, o.port)
+    hdrs = [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+    body = b"5\r\nhello\r\n0\r\n\r\n" if framing == "chunked" else b"hello"
+    if framing == "chunked":
+        hdrs.append(("Transfer-Encoding", "chunked"))
+    with HttpConn(port) as c:
+        c.send(build_request("POST", "/with-body", hdrs, body))
+        resp = c.read_response()
+        assert resp.status == 200 and resp.body == b"py:/with-body"
+        assert c.request("GET", "/next").status == 200  # same connection, parsed normally
+    first = o.requests[0]
+    assert first.body == b"hello"
+    names = {k for k, _ in first.headers}
+    assert "upgrade" not in names
+    assert stat(r, "http.ingress_http.downstream_cx_upgrades_total") == 0
 
 
 # ---- CONNECT ---------------------------------------------------------------------------------
