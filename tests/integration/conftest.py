@@ -24,11 +24,22 @@ BUILD_DIR = os.environ.get("REMORA_BUILD_DIR", os.path.join(ROOT, "build", "rele
 REMORA_BIN = os.environ.get("REMORA_BIN", os.path.join(BUILD_DIR, "remora"))
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A port that was free a moment ago (bind to 0, read it, close)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago (bind to 0, read it, close), never one this process
+    handed out before: the kernel may return the same free port to two binds in a row, and a
+    test that asks for a listener port and an admin port before starting Remora must get two
+    different ones."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise AssertionError("no fresh free port after 100 tries")
 
 
 def refuses(port):
