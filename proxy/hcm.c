@@ -455,10 +455,11 @@ static void stream_free(struct hstream *s)
     /* idle_timer and global_timer stay armed (lazy); HS_DONE makes them no-ops. */
     /* Keep the object for this connection when its next request is already waiting
      * (pipelining), else in the worker's cache; an idle keep-alive connection then costs only
-     * its own state (~2 kB). A stream that grew a large arena or body buffer is freed. */
+     * its own state (~2 kB). A stream that grew a large arena is freed (libevent gives a
+     * drained body buffer's chains back by itself). */
     struct worker *w = hc->w;
     bool next_waiting = !hc->closed && !hc->spare && evbuffer_get_length(hc->c->in) > 0;
-    if (s->arena.allocated > 64 * 1024 || evbuffer_get_length(s->body) > 64 * 1024 ||
+    if (s->arena.allocated > 64 * 1024 ||
         (!next_waiting && w->n_stream_cache == WORKER_STREAM_CACHE)) {
         stream_destroy(s);
         return;
@@ -954,12 +955,11 @@ static void hcm_parse(struct hcm_conn *hc)
             evbuffer_drain(in, r.consumed - r.body_off - r.body_len);
             s->body_bytes += r.body_len;
             s->bytes_rx += r.body_len;
-            /* The end of an upgrade request's own body is not the end of the stream: the
-             * upgraded bytes follow (Envoy's codec swallows that end too). */
-            bool end = r.end_stream && !(s->flags & HS_UPGRADE);
-            if (end)
+            /* Upgrade requests have no body of their own (classify_upgrade), and tunnel
+             * bytes never end with a BODY event: end_stream is a plain request's end. */
+            if (r.end_stream)
                 request_done(s);
-            router_on_request_data(s, r.body_len, end);
+            router_on_request_data(s, r.body_len, r.end_stream);
             continue;
         }
         evbuffer_drain(in, r.consumed);
@@ -980,8 +980,6 @@ static void hcm_parse(struct hcm_conn *hc)
              * limit of the connection. */
             goto out;
         case H1_EV_DONE:
-            if (s->flags & HS_UPGRADE)
-                continue; /* end of the upgrade request's chunked body, see above */
             request_done(s);
             router_on_request_data(s, 0, true);
             continue;

@@ -1330,12 +1330,11 @@ void router_on_request_head(struct hstream *s)
     if (s->act->has_idle_timeout)
         hcm_stream_idle_update(s); /* the route's idle_timeout replaces the HCM's */
     if (s->flags & HS_UPGRADE) {
-        /* An upgraded stream is never retried or replayed, and gets its own connection
-         * (it is closed after the tunnel, never pooled again). */
+        /* An upgraded stream is never retried, and gets its own connection (closed after
+         * the tunnel, never pooled again; a fresh connection is also never replayed). */
         s->retries_left = 0;
         s->retry_on = 0;
         s->force_new_conn = true;
-        s->n_replays = 1;
     }
     mutate(s, true);
     struct http_slice np = {0};
