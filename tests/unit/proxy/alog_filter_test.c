@@ -20,6 +20,7 @@
 #include "config/translate.h"
 #include "config/value.h"
 #include "proxy/access_log.h"
+#include "tests/unit/cfg_test_util.h"
 #include "proxy/alog_filter.h"
 #include "proxy/arena.h"
 #include "proxy/http_msg.h"
@@ -29,9 +30,7 @@
 /* ---- harness ---------------------------------------------------------------------------- */
 
 struct run {
-    struct arena arena;
-    struct vt_doc *doc;
-    struct cfg_err err;
+    struct cfg_doc d;
     const struct cfg_alog_filter *f;
     bool ok;
 };
@@ -40,31 +39,26 @@ static struct run *run(const char *yaml)
 {
     struct run *r = calloc(1, sizeof(*r));
     assert_non_null(r);
-    arena_init(&r->arena, 0);
-    cfg_err_init(&r->err);
-    assert_int_equal(vt_parse_string("f.yaml", yaml, strlen(yaml), &r->doc, &r->err), 0);
     struct cfg_ctx ctx;
-    cfg_ctx_init(&ctx, &r->arena, &r->err, NULL);
-    r->ok = cfg_translate_alog_filter(&ctx, r->doc->root, "filter", &r->f);
+    cfg_doc_open(&r->d, "f.yaml", yaml, &ctx);
+    r->ok = cfg_translate_alog_filter(&ctx, r->d.doc->root, "filter", &r->f);
     cfg_ctx_fini(&ctx);
     return r;
 }
 
 static void run_free(struct run *r)
 {
-    vt_doc_free(r->doc);
-    cfg_err_fini(&r->err);
-    arena_fini(&r->arena);
+    cfg_doc_close(&r->d);
     free(r);
 }
 
 static struct run *ok(const char *yaml)
 {
     struct run *r = run(yaml);
-    if (!r->ok || r->err.n)
-        cfg_err_print(&r->err, stderr);
+    if (!r->ok || r->d.err.n)
+        cfg_err_print(&r->d.err, stderr);
     assert_true(r->ok);
-    assert_int_equal(r->err.n, 0);
+    assert_int_equal(r->d.err.n, 0);
     return r;
 }
 
@@ -72,13 +66,13 @@ static struct run *ok(const char *yaml)
 static void expect_error(const char *yaml, const char *want)
 {
     struct run *r = run(yaml);
-    if (r->err.n_errors != 1 || strcmp(r->err.msgs[0].text, want) != 0) {
+    if (r->d.err.n_errors != 1 || strcmp(r->d.err.msgs[0].text, want) != 0) {
         fprintf(stderr, "want: %s\n", want);
-        cfg_err_print(&r->err, stderr);
+        cfg_err_print(&r->d.err, stderr);
     }
     assert_false(r->ok);
-    assert_int_equal(r->err.n_errors, 1);
-    assert_string_equal(r->err.msgs[0].text, want);
+    assert_int_equal(r->d.err.n_errors, 1);
+    assert_string_equal(r->d.err.msgs[0].text, want);
     run_free(r);
 }
 

@@ -21,6 +21,7 @@
 #include "config/translate.h"
 #include "config/value.h"
 #include "proxy/access_log.h"
+#include "tests/unit/cfg_test_util.h"
 #include "proxy/arena.h"
 #include "proxy/err.h"
 #include "proxy/http_msg.h"
@@ -31,9 +32,7 @@
 /* ---- harness ---------------------------------------------------------------------------- */
 
 struct run {
-    struct arena arena;
-    struct vt_doc *doc;
-    struct cfg_err err;
+    struct cfg_doc d;
     const struct cfg_local_reply *lr;
     int rc;
 };
@@ -42,31 +41,26 @@ static struct run *run(const char *yaml)
 {
     struct run *r = calloc(1, sizeof(*r));
     assert_non_null(r);
-    arena_init(&r->arena, 0);
-    cfg_err_init(&r->err);
-    assert_int_equal(vt_parse_string("lr.yaml", yaml, strlen(yaml), &r->doc, &r->err), 0);
     struct cfg_ctx ctx;
-    cfg_ctx_init(&ctx, &r->arena, &r->err, NULL);
-    r->rc = cfg_translate_local_reply(&ctx, r->doc->root, "local_reply_config", &r->lr);
+    cfg_doc_open(&r->d, "lr.yaml", yaml, &ctx);
+    r->rc = cfg_translate_local_reply(&ctx, r->d.doc->root, "local_reply_config", &r->lr);
     cfg_ctx_fini(&ctx);
     return r;
 }
 
 static void run_free(struct run *r)
 {
-    vt_doc_free(r->doc);
-    cfg_err_fini(&r->err);
-    arena_fini(&r->arena);
+    cfg_doc_close(&r->d);
     free(r);
 }
 
 static struct run *ok(const char *yaml)
 {
     struct run *r = run(yaml);
-    if (r->rc || r->err.n)
-        cfg_err_print(&r->err, stderr);
+    if (r->rc || r->d.err.n)
+        cfg_err_print(&r->d.err, stderr);
     assert_int_equal(r->rc, 0);
-    assert_int_equal(r->err.n, 0);
+    assert_int_equal(r->d.err.n, 0);
     return r;
 }
 
@@ -74,15 +68,15 @@ static void expect_error(const char *yaml, const char *want)
 {
     struct run *r = run(yaml);
     const char *got = NULL;
-    for (size_t i = 0; i < r->err.n && !got; i++)
-        if (r->err.msgs[i].sev == CFG_ERROR)
-            got = r->err.msgs[i].text;
-    if (r->err.n_errors != 1 || !got || strcmp(got, want) != 0) {
+    for (size_t i = 0; i < r->d.err.n && !got; i++)
+        if (r->d.err.msgs[i].sev == CFG_ERROR)
+            got = r->d.err.msgs[i].text;
+    if (r->d.err.n_errors != 1 || !got || strcmp(got, want) != 0) {
         fprintf(stderr, "want: %s\n", want);
-        cfg_err_print(&r->err, stderr);
+        cfg_err_print(&r->d.err, stderr);
     }
     assert_int_equal(r->rc, -RM_ECONFIG);
-    assert_int_equal(r->err.n_errors, 1);
+    assert_int_equal(r->d.err.n_errors, 1);
     assert_string_equal(got, want);
     run_free(r);
 }
