@@ -20,7 +20,8 @@ BSSL_LIB := /usr/lib/x86_64-linux-gnu/android
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wimplicit-fallthrough -Wundef -Wpointer-arith -Wno-unused-parameter
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. -MMD -MP -pthread -fno-strict-aliasing
+# BoringSSL's headers come before the system's: OpenSSL must never be compiled or linked in.
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. -I$(BSSL_INC) -MMD -MP -pthread -fno-strict-aliasing
 
 ifeq ($(BUILD),release)
   MODE_CFLAGS := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
@@ -37,7 +38,8 @@ endif
 CFLAGS ?=
 CFLAGS += $(BASE_CFLAGS) $(MODE_CFLAGS)
 LDFLAGS += $(MODE_LDFLAGS) -pthread
-LIBS := -levent_core -levent_pthreads -lyaml -lcares -lpcre2-8 -lm
+LIBS := -levent_core -levent_pthreads -lyaml -lcares -lpcre2-8 -lm \
+        -L$(BSSL_LIB) -Wl,-rpath,$(BSSL_LIB) -lssl -lcrypto
 
 # Everything but main.c goes into one static library shared by the binary, the unit tests,
 # the fuzzers and the bench tools.
@@ -141,7 +143,7 @@ asan:
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -g -O1 -DRM_DEBUG=1 -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(BSSL_INC) -g -O1 -DRM_DEBUG=1 -fsanitize=fuzzer-no-link,address,undefined \
                -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter -pthread
 FUZZ_SECONDS ?= 10
 

@@ -15,6 +15,7 @@
 
 struct vt_node;
 struct net_filter_def;
+struct cfg_tls_server;
 
 /* A resolved socket address (IP literal + port). */
 struct cfg_addr {
@@ -177,6 +178,9 @@ struct cfg_net_filter {
 
 struct cfg_filter_chain {
     const char *name; /* may be "" */
+    /* transport_socket: NULL = plaintext (raw_buffer), else DownstreamTlsContext
+     * (config/model_tls.h). */
+    const struct cfg_tls_server *tls;
     struct cfg_net_filter *filters;
     size_t n_filters; /* >= 1; the last one is terminal */
 };

@@ -1011,7 +1011,8 @@ CFG_TYPE(raw_buffer_msg, "envoy.extensions.transport_sockets.raw_buffer.v3.RawBu
 #define RAW_BUFFER_NAME "envoy.transport_sockets.raw_buffer"
 #define RAW_BUFFER_TYPE "envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"
 
-bool cfg_val_transport_socket(struct cfg_ctx *ctx, const struct vt_node *n, const char *path)
+bool cfg_val_transport_socket(struct cfg_ctx *ctx, const struct vt_node *n, const char *path,
+                              const struct cfg_tls_server **tls)
 {
     struct cfg_obj o;
     size_t mark = cfg_errors(ctx);
@@ -1036,17 +1037,32 @@ bool cfg_val_transport_socket(struct cfg_ctx *ctx, const struct vt_node *n, cons
             cfg_obj_init(ctx, &rb, &raw_buffer_msg, any.msg, any.path, CFG_OBJ_ANY);
             return cfg_errors(ctx) == mark;
         }
+        if (tls && cfg_tls_downstream_is(any.type_name)) {
+            *tls = cfg_translate_downstream_tls(ctx, any.msg, any.path);
+            return *tls != NULL;
+        }
         cfg_err_add(ctx->err, tc, tpath,
-                    "transport socket %s (%s) is not supported by Remora yet: only plaintext "
-                    "(" RAW_BUFFER_NAME ") for now",
+                    tls ? "transport socket %s (%s) is not supported by Remora yet: plaintext "
+                          "(" RAW_BUFFER_NAME ") and DownstreamTlsContext for now"
+                        : "transport socket %s (%s) is not supported by Remora yet: only "
+                          "plaintext (" RAW_BUFFER_NAME ") to upstreams for now",
                     name, any.type_name);
         return false;
     }
     if (strcmp(name, RAW_BUFFER_NAME) == 0 || strcmp(name, "raw_buffer") == 0)
         return true;
+    if (tls && (strcmp(name, "envoy.transport_sockets.tls") == 0 || strcmp(name, "tls") == 0)) {
+        /* Envoy builds an empty DownstreamTlsContext, which has no certificate. */
+        cfg_obj_error(ctx, &o, "name",
+                      "No TLS certificates found for server context: transport socket %s needs "
+                      "a typed_config (DownstreamTlsContext) with common_tls_context."
+                      "tls_certificates",
+                      name);
+        return false;
+    }
     cfg_obj_error(ctx, &o, "name",
-                  "transport socket %s is not supported by Remora yet: only plaintext "
-                  "(" RAW_BUFFER_NAME ") for now",
+                  "transport socket %s is not supported by Remora yet without a typed_config: "
+                  "only plaintext (" RAW_BUFFER_NAME ") for now",
                   name);
     return false;
 }

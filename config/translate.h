@@ -19,6 +19,7 @@
 struct cfg_err;
 struct net_filter_def;
 struct cfg_check;
+struct cfg_tls_server;
 
 /* One translation run (a bootstrap load; later one xDS update). */
 struct cfg_ctx {
@@ -219,10 +220,17 @@ bool cfg_val_address(struct cfg_ctx *ctx, const struct vt_node *n, const char *p
  * not an IPv4/IPv6 literal (no error added) and on allocation failure. */
 bool cfg_addr_set(struct cfg_ctx *ctx, struct cfg_addr *a, const char *ip, uint32_t port);
 
-/* Reads a core.v3.TransportSocket. Only the plaintext socket (envoy.transport_sockets.
- * raw_buffer) is supported for now; anything else (TLS) is reported as not supported yet.
+/* Reads a core.v3.TransportSocket: the plaintext socket (envoy.transport_sockets.
+ * raw_buffer), or, where |tls| is given (listeners), a DownstreamTlsContext into *tls
+ * (config/translate_tls.c). Anything else is reported as not supported yet.
  * Returns true when the socket is plaintext. |n| must be set. */
-bool cfg_val_transport_socket(struct cfg_ctx *ctx, const struct vt_node *n, const char *path);
+bool cfg_val_transport_socket(struct cfg_ctx *ctx, const struct vt_node *n, const char *path,
+                              const struct cfg_tls_server **tls);
+
+/* config/translate_tls.c */
+bool cfg_tls_downstream_is(const char *type_name);
+const struct cfg_tls_server *
+cfg_translate_downstream_tls(struct cfg_ctx *ctx, const struct vt_node *msg, const char *path);
 
 /* ---- deferred cross-reference checks ----------------------------------------------------- */
 

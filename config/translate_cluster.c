@@ -463,7 +463,7 @@ int cfg_translate_cluster(struct cfg_ctx *ctx, const struct vt_node *n, const ch
 
     const struct vt_node *ts = cfg_obj_get(&o, "transport_socket");
     if (ts)
-        cfg_val_transport_socket(ctx, ts, cfg_obj_path(ctx, &o, "transport_socket"));
+        cfg_val_transport_socket(ctx, ts, cfg_obj_path(ctx, &o, "transport_socket"), NULL);
 
     /* Endpoints last: their address rules depend on the type read above. */
     const struct vt_node *la = cfg_obj_get(&o, "load_assignment");

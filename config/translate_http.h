@@ -105,6 +105,10 @@ int cfg_translate_headers_to_add(struct cfg_ctx *ctx, const struct vt_node *list
 int cfg_translate_headers_to_remove(struct cfg_ctx *ctx, const struct vt_node *list,
                                     const char *path, const char ***out, size_t *n);
 
+/* proto3 JSON bytes: standard or URL-safe base64, padding optional. Returns the decoded
+ * length, or -1 when |s| is not base64. |dst| holds at least (n / 4 + 1) * 3 bytes. */
+long cfg_b64_decode(const char *s, size_t n, unsigned char *dst);
+
 /* envoy.config.core.v3.DataSource: inline_string, inline_bytes (base64), filename (read now),
  * environment_variable. |max| bounds the size (0 = 1 MiB); |what| names the data in errors
  * ("response body"). The bytes go to ctx->arena, NUL-terminated; |*len| excludes the NUL. */

@@ -68,7 +68,8 @@ static const struct cfg_field chain_fields[] = {
     {"metadata", CFG_NOOP, NULL, NULL},
     {"transport_socket", CFG_SUPPORTED, NULL, NULL},
     /* Plaintext connections are established at once; the timeout cannot fire. */
-    {"transport_socket_connect_timeout", CFG_NOOP, NULL, NULL},
+    {"transport_socket_connect_timeout", CFG_UNSUPPORTED, NULL,
+     "a TLS handshake is bounded by the connection manager's idle_timeout for now"},
     {"name", CFG_SUPPORTED, NULL, NULL},
     {"on_demand_configuration", CFG_UNSUPPORTED, NULL, NULL},
     {"tls_context", CFG_REMOVED, NULL, "removed in the v3 API: use transport_socket"},
@@ -220,7 +221,7 @@ static int filter_chain(struct cfg_ctx *ctx, const struct vt_node *n, const char
     }
     const struct vt_node *ts = cfg_obj_get(&o, "transport_socket");
     if (ts)
-        cfg_val_transport_socket(ctx, ts, cfg_obj_path(ctx, &o, "transport_socket"));
+        cfg_val_transport_socket(ctx, ts, cfg_obj_path(ctx, &o, "transport_socket"), &fc->tls);
 
     if (!cfg_f_list(ctx, &o, "filters", &count))
         return -RM_ECONFIG;

@@ -970,7 +970,7 @@ static int b64_val(unsigned char c)
 
 /* proto3 JSON bytes: standard or URL-safe base64, padding optional. Returns the decoded
  * length, or -1 when |s| is not base64. |dst| holds at least (n / 4 + 1) * 3 bytes. */
-static long b64_decode(const char *s, size_t n, unsigned char *dst)
+long cfg_b64_decode(const char *s, size_t n, unsigned char *dst)
 {
     while (n && s[n - 1] == '=')
         n--;
@@ -1078,7 +1078,7 @@ bool cfg_translate_data_source(struct cfg_ctx *ctx, const struct vt_node *n, con
             cfg_oom(ctx);
             return false;
         }
-        long got = b64_decode(bytes, strlen(bytes), buf);
+        long got = cfg_b64_decode(bytes, strlen(bytes), buf);
         if (got < 0) {
             cfg_obj_error(ctx, &o, "inline_bytes", "inline_bytes is not valid base64");
             return false;

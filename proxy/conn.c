@@ -155,17 +155,28 @@ void conn_set_cbs(struct conn *c, const struct conn_cbs *cbs, void *ctx)
     c->ctx = ctx;
 }
 
+/* Input the transport already holds (decrypted TLS records) does not make the socket
+ * readable again: run the read callback from the loop instead. */
+static void kick_buffered(struct conn *c)
+{
+    if (c->tp->buffered && (c->flags & CONN_F_REV_ON) && c->tp->buffered(c))
+        event_active(&c->rev, EV_READ, 0);
+}
+
 void conn_read_enable(struct conn *c)
 {
     c->flags &= ~CONN_F_READ_PAUSED;
-    if (!(c->flags & (CONN_F_READ_EOF | CONN_F_CLOSING | CONN_F_CONNECTING)))
+    if (!(c->flags & (CONN_F_READ_EOF | CONN_F_CLOSING | CONN_F_CONNECTING))) {
         rev_on(c);
+        kick_buffered(c);
+    }
 }
 
 void conn_read_disable(struct conn *c)
 {
     c->flags |= CONN_F_READ_PAUSED;
-    rev_off(c);
+    if (!(c->flags & CONN_F_TP_WR_WANTS_R)) /* a TLS write waiting on the socket keeps it */
+        rev_off(c);
 }
 
 /* Output not yet written: the evbuffer plus what the transport holds (splice pipe). */
@@ -225,7 +236,8 @@ static bool after_write(struct conn *c, bool from_loop)
 {
     size_t left = out_len(c);
     if (left == 0) {
-        wev_off(c);
+        if (!(c->flags & CONN_F_TP_RD_WANTS_W))
+            wev_off(c);
         if ((c->flags & CONN_F_SHUT_PENDING) && !(c->flags & CONN_F_WRITE_SHUT)) {
             c->flags |= CONN_F_WRITE_SHUT;
             c->flags &= ~CONN_F_SHUT_PENDING;
@@ -248,6 +260,9 @@ static bool after_write(struct conn *c, bool from_loop)
             }
             return true;
         }
+    } else if (c->flags & CONN_F_TP_WR_WANTS_R) {
+        wev_off(c); /* the transport's write resumes once the socket is readable */
+        rev_on(c);
     } else {
         wev_on(c);
     }
@@ -350,11 +365,24 @@ static void emit(struct conn *c, enum conn_event ev)
         c->cbs->on_event(c, ev);
 }
 
+static bool write_from_loop(struct conn *c);
+
 static void on_readable_held(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)fd;
     (void)what;
+    if (c->flags & CONN_F_TP_WR_WANTS_R) {
+        /* A transport write (TLS handshake) waited for this: retry it first. */
+        c->flags &= ~CONN_F_TP_WR_WANTS_R;
+        if (!write_from_loop(c) || (c->flags & CONN_F_CLOSING))
+            return;
+        if ((c->flags & CONN_F_READ_PAUSED) && !(c->flags & CONN_F_CLOSE_FLUSH)) {
+            if (!(c->flags & CONN_F_TP_WR_WANTS_R))
+                rev_off(c);
+            return;
+        }
+    }
     if (c->flags & CONN_F_CLOSE_FLUSH) {
         /* Lingering after our FIN: discard input until the peer's FIN. */
         long n = c->tp->read(c, c->in, 64 * 1024);
@@ -372,12 +400,16 @@ static void on_readable_held(evutil_socket_t fd, short what, void *arg)
         return;
     }
     long n = c->tp->read(c, c->in, room < READ_CHUNK ? room : READ_CHUNK);
+    if (c->flags & CONN_F_TP_RD_WANTS_W)
+        wev_on(c); /* the transport's read resumes once the socket is writable */
     if (n > 0) {
         c->rx_bytes += (uint64_t)n;
         if (c->sb && c->st_rx >= 0)
             stats_add(c->sb, (unsigned)c->st_rx, n);
         if (c->cbs && c->cbs->on_read)
             c->cbs->on_read(c);
+        if (!(c->flags & CONN_F_CLOSING))
+            kick_buffered(c);
         return;
     }
     if (n == 0)
@@ -427,24 +459,39 @@ static void on_writable_held(evutil_socket_t fd, short what, void *arg)
             emit(c, CONN_EV_ERROR);
         return;
     }
+    if (c->flags & CONN_F_TP_RD_WANTS_W) {
+        /* A transport read (TLS handshake) waited for this: retry it first. */
+        c->flags &= ~CONN_F_TP_RD_WANTS_W;
+        on_readable_held(fd, EV_READ, c);
+        if (c->flags & CONN_F_CLOSING)
+            return;
+    }
+    (void)write_from_loop(c);
+}
+
+/* Writes c->out from the loop and reports the outcome to the owner. False when the conn
+ * failed or closed. */
+static bool write_from_loop(struct conn *c)
+{
     long n = out_len(c) ? c->tp->write(c, c->out) : 0;
     if (n < 0) {
         wev_off(c);
         if (c->flags & CONN_F_CLOSE_FLUSH) {
             conn_close(c, false);
-            return;
+            return false;
         }
         emit(c, CONN_EV_ERROR);
-        return;
+        return false;
     }
     if (n > 0)
         count_tx(c, n);
     if (!after_write(c, true))
-        return;
+        return false;
     /* From the loop (never inside the owner's own calls) tell it the output drained, so a
      * session waiting on both FINs can finish. */
     if (c->cbs && out_len(c) == 0 && !(c->flags & CONN_F_SHUT_PENDING))
         emit(c, CONN_EV_DRAINED);
+    return true;
 }
 
 /* Socket callbacks read the monotonic clock once each (alog_clock_hold). */

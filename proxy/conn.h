@@ -70,6 +70,8 @@ struct conn_cbs {
 #define CONN_F_WEV_ON 0x2000u         /* the write event is armed */
 #define CONN_F_REV_ON 0x4000u         /* the read event is armed */
 #define CONN_F_SPLICE 0x8000u         /* transport_splice: output lives in a pipe */
+#define CONN_F_TP_RD_WANTS_W 0x10000u /* the transport's read waits for writability (TLS) */
+#define CONN_F_TP_WR_WANTS_R 0x20000u /* the transport's write waits for readability (TLS) */
 
 struct conn {
     int fd;

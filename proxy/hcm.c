@@ -26,6 +26,7 @@
 #include "proxy/response_flags.h"
 #include "proxy/stats.h"
 #include "proxy/strbuf.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 static void hcm_parse(struct hcm_conn *hc);
@@ -237,6 +238,15 @@ void hcm_alog_ctx(struct hstream *s, struct alog_ctx *out)
     if (s->has_up_host) {
         ctx.upstream_host = s->up_host;
         ctx.upstream_local = s->up_local;
+    }
+    if (tls_conn_is_tls(s->hc->c)) {
+        char san[512], subj[512];
+        ctx.downstream_tls_version = tls_conn_version(s->hc->c);
+        ctx.requested_server_name = tls_conn_sni(s->hc->c);
+        if (tls_conn_peer_uri_san(s->hc->c, san, sizeof(san)))
+            ctx.downstream_peer_uri_san = arena_strndup(&s->arena, san, strlen(san));
+        if (tls_conn_peer_subject(s->hc->c, subj, sizeof(subj)))
+            ctx.downstream_peer_subject = arena_strndup(&s->arena, subj, strlen(subj));
     }
     ctx.stream = s;
     ctx.request = &s->req; /* header_filter: Envoy's joined values of repeated headers */
@@ -746,8 +756,14 @@ static bool sanitize_request(struct hstream *s)
     if (hc->parser.flags & H1_MF_CONNECTION)
         http_msg_strip_hop_by_hop(req, (s->flags & HS_UPGRADE) != 0);
     http_msg_remove(req, "te"); /* only "trailers" is meaningful, and not for HTTP/1 */
+    bool tls = tls_conn_is_tls(hc->c);
+    const char *scheme = tls ? "https" : "http";
+    size_t scheme_len = tls ? 5 : 4;
     if (!req->scheme.n)
-        http_msg_set_scheme(req, "http", 4);
+        http_msg_set_scheme(req, scheme, scheme_len);
+    /* forward_client_cert_details SANITIZE (the default, and the only mode for now): the
+     * client's x-forwarded-client-cert never reaches the upstream. */
+    http_msg_remove(req, "x-forwarded-client-cert");
     if (!req->authority.n && cfg->default_host_for_http_10 && req->version == HTTP_VERSION_1_0)
         http_msg_set_authority(req, cfg->default_host_for_http_10,
                                strlen(cfg->default_host_for_http_10));
@@ -814,11 +830,11 @@ static bool sanitize_request(struct hstream *s)
                 HTTP_HDRS_SET_LIT(&req->headers, "x-forwarded-for", ip, strlen(ip), true);
             }
         }
-        HTTP_HDRS_SET_LIT(&req->headers, "x-forwarded-proto", "http", 4, false);
+        HTTP_HDRS_SET_LIT(&req->headers, "x-forwarded-proto", scheme, scheme_len, false);
         if (!internal)
             HTTP_HDRS_SET_LIT(&req->headers, "x-envoy-external-address", ip, strlen(ip), true);
     } else if (!http_msg_has(req, "x-forwarded-proto")) {
-        HTTP_HDRS_SET_LIT(&req->headers, "x-forwarded-proto", "http", 4, false);
+        HTTP_HDRS_SET_LIT(&req->headers, "x-forwarded-proto", scheme, scheme_len, false);
     }
 
     /* x-request-id: kept from trusted clients, generated otherwise. */

@@ -20,6 +20,7 @@
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "proxy/stats.h"
+#include "proxy/tls.h"
 #include "proxy/worker.h"
 
 /* Connections accepted per readiness event before yielding to other events. */
@@ -66,6 +67,24 @@ static void chain_rt_free(const struct cfg_filter_chain *fc, void *rt)
         nf->def->rt_free(rt);
 }
 
+/* The chain's TLS context, built once and shared by the workers. The config was checked
+ * by the same builder at load, so a failure here is unexpected (memory). */
+static int chain_tls_new(const struct cfg_listener *l, const struct cfg_filter_chain *fc,
+                         SSL_CTX **out)
+{
+    *out = NULL;
+    if (!fc || !fc->tls)
+        return 0;
+    struct tls_build_err err;
+    *out = tls_server_ctx_new(fc->tls, &err);
+    if (!*out) {
+        log_critical(LC_MAIN, "listener '%s': %s: %s", l->name, err.path ? err.path : "TLS",
+                     err.msg);
+        return -RM_ECONFIG;
+    }
+    return 0;
+}
+
 int listener_bind_all(struct server *srv)
 {
     const struct cfg_bootstrap *bs = srv->snap->bs;
@@ -89,6 +108,14 @@ int listener_bind_all(struct server *srv)
         if (chain_rt_new(l->n_chains ? &l->chains[0] : NULL, &ls->chain_rt) < 0 ||
             chain_rt_new(l->default_chain, &ls->default_rt) < 0)
             return -RM_ENOMEM;
+        if (chain_tls_new(l, l->n_chains ? &l->chains[0] : NULL, &ls->chain_tls) < 0 ||
+            chain_tls_new(l, l->default_chain, &ls->default_tls) < 0)
+            return -RM_ECONFIG;
+        if (ls->chain_tls || ls->default_tls) {
+            ls->ssl_stats = stats_block_get(STATS_LISTENER_SSL, l->stat_prefix);
+            if (!ls->ssl_stats)
+                return -RM_ENOMEM;
+        }
         struct sockaddr_storage ss = l->addr.ss;
         socklen_t len = l->addr.len;
         /* Without SO_REUSEPORT the workers share one socket. */
@@ -129,20 +156,25 @@ void listener_close_all(struct server *srv)
         free(ls->fds);
         chain_rt_free(ls->cfg->n_chains ? &ls->cfg->chains[0] : NULL, ls->chain_rt);
         chain_rt_free(ls->cfg->default_chain, ls->default_rt);
+        SSL_CTX_free(ls->chain_tls);
+        SSL_CTX_free(ls->default_tls);
     }
     free(srv->lsets);
     srv->lsets = NULL;
     srv->n_lsets = 0;
 }
 
-static const struct cfg_filter_chain *pick_chain(const struct listen_set *ls, void **rt)
+static const struct cfg_filter_chain *pick_chain(const struct listen_set *ls, void **rt,
+                                                 SSL_CTX **tls)
 {
     /* Without filter_chain_match (refused at load) the only chain always matches. */
     if (ls->cfg->n_chains > 0) {
         *rt = ls->chain_rt;
+        *tls = ls->chain_tls;
         return &ls->cfg->chains[0];
     }
     *rt = ls->default_rt;
+    *tls = ls->default_tls;
     return ls->cfg->default_chain;
 }
 
@@ -188,9 +220,15 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         c->start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
         __atomic_add_fetch(&w->n_conns, 1, __ATOMIC_RELAXED);
         void *rt;
-        const struct cfg_filter_chain *fc = pick_chain(li->ls, &rt);
+        SSL_CTX *tls;
+        const struct cfg_filter_chain *fc = pick_chain(li->ls, &rt, &tls);
         if (!fc || fc->n_filters == 0) { /* refused at load; kept as a guard */
             conn_close(c, false);
+            continue;
+        }
+        if (tls && transport_tls_server_start(c, tls, li->ls->ssl_stats) < 0) {
+            log_error(LC_CONNECTION, "listener '%s': out of memory starting TLS", l->name);
+            conn_close(c, true);
             continue;
         }
         const struct cfg_net_filter *nf = &fc->filters[fc->n_filters - 1];

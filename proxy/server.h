@@ -53,7 +53,10 @@ struct listen_set {
     struct hist *cx_length;    /* listener.<addr>.downstream_cx_length_ms */
     void *chain_rt;            /* terminal filter runtime of chains[0] */
     void *default_rt;          /* ... of default_chain */
-    char bound_str[80];        /* actual address (port 0 resolved) */
+    /* TLS chains: BoringSSL contexts (proxy/tls.h), shared by the workers; NULL = plain. */
+    struct ssl_ctx_st *chain_tls, *default_tls;
+    struct stats_block *ssl_stats; /* listener.<addr>.ssl.*, when a chain is TLS */
+    char bound_str[80];            /* actual address (port 0 resolved) */
 };
 
 struct server {

@@ -21,6 +21,9 @@ static const struct stat_def server_defs[] = {SERVER_STATS(DEF_C, DEF_G)};
 static const struct stat_def cluster_defs[] = {CLUSTER_STATS(DEF_C, DEF_G)};
 static const struct stat_def listener_defs[] = {LISTENER_STATS(DEF_C, DEF_G)};
 static const struct stat_def tcp_defs[] = {TCP_STATS(DEF_C, DEF_G)};
+#define DEF_SSL_C(n) {"ssl." #n, STAT_COUNTER},
+static const struct stat_def ssl_defs[] = {LISTENER_SSL_STATS(DEF_SSL_C, DEF_G)};
+#undef DEF_SSL_C
 static const struct stat_def cm_defs[] = {CLUSTER_MANAGER_STATS(DEF_C, DEF_G)};
 static const struct stat_def lm_defs[] = {LISTENER_MANAGER_STATS(DEF_C, DEF_G)};
 static const struct stat_def host_defs[] = {HOST_STATS(DEF_C, DEF_G)};
@@ -47,6 +50,7 @@ static const struct {
     [STATS_HOST] = {host_defs, COUNT(host_defs), "host", NULL},
     [STATS_HTTP] = {http_defs, COUNT(http_defs), "http", "envoy_http_conn_manager_prefix"},
     [STATS_RUNTIME] = {runtime_defs, COUNT(runtime_defs), "runtime", NULL},
+    [STATS_LISTENER_SSL] = {ssl_defs, COUNT(ssl_defs), "listener", "envoy_listener_address"},
 };
 
 static struct stats_block *registry;

@@ -38,6 +38,7 @@ enum stats_kind {
     STATS_HOST,             /* per-host stats: /clusters only, not /stats   */
     STATS_HTTP,             /* http.<prefix>.*   {envoy_http_conn_manager_prefix} */
     STATS_RUNTIME,          /* runtime.*                                  */
+    STATS_LISTENER_SSL,     /* listener.<addr>.ssl.* (TLS filter chains)  */
 };
 
 struct stats_block {
@@ -152,6 +153,17 @@ struct stats_block {
     G(downstream_cx_active)                     \
     C(downstream_cx_destroy)
 
+/* Named "ssl.<stat>" (Envoy's listener.<addr>.ssl.* for TLS chains). */
+#define LISTENER_SSL_STATS(C, G)                \
+    C(connection_error)                         \
+    C(handshake)                                \
+    C(session_reused)                           \
+    C(no_certificate)                           \
+    C(fail_verify_no_cert)                      \
+    C(fail_verify_error)                        \
+    C(fail_verify_san)                          \
+    C(fail_verify_cert_hash)
+
 #define TCP_STATS(C, G)                         \
     C(downstream_cx_total)                      \
     C(downstream_cx_no_route)                   \
@@ -235,6 +247,8 @@ struct stats_block {
 #define CLUSTER_ENUM_G(n) CLUSTER_##n,
 #define LISTENER_ENUM_C(n) LISTENER_##n,
 #define LISTENER_ENUM_G(n) LISTENER_##n,
+#define SSLS_ENUM_C(n) SSLS_##n,
+#define SSLS_ENUM_G(n) SSLS_##n,
 #define TCP_ENUM_C(n) TCP_##n,
 #define TCP_ENUM_G(n) TCP_##n,
 #define CM_ENUM_C(n) CM_##n,
@@ -251,6 +265,7 @@ DECLARE_STAT_ENUM(SERVER, SERVER_STATS);
 DECLARE_STAT_ENUM(CLUSTER, CLUSTER_STATS);
 DECLARE_STAT_ENUM(LISTENER, LISTENER_STATS);
 DECLARE_STAT_ENUM(TCP, TCP_STATS);
+DECLARE_STAT_ENUM(SSLS, LISTENER_SSL_STATS);
 DECLARE_STAT_ENUM(CM, CLUSTER_MANAGER_STATS);
 DECLARE_STAT_ENUM(LM, LISTENER_MANAGER_STATS);
 DECLARE_STAT_ENUM(HOST, HOST_STATS);

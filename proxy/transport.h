@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* proxy/transport.h — the layer between a socket and the filters (Envoy's transport
  * socket, curl's connection filters). A conn reads and writes through its transport's ops;
- * plain TCP is transport_plain.c, BoringSSL TLS joins as transport_tls.c with the same
- * ops (handshake inside read/write, peer identity for RBAC). */
+ * plain TCP is transport_plain.c, BoringSSL TLS is transport_tls.c with the same ops
+ * (handshake inside read/write; peer identity in tls.h). A transport whose read needs the
+ * socket writable, or whose write needs it readable (a TLS handshake), sets
+ * CONN_F_TP_RD_WANTS_W / CONN_F_TP_WR_WANTS_R on the conn and returns 0. */
 #ifndef RM_TRANSPORT_H
 #define RM_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct conn;
@@ -26,10 +29,14 @@ struct transport_ops {
     void (*free)(struct conn *c);
     /* Optional: output bytes the transport holds outside c->out (splice pipes). */
     size_t (*pending)(const struct conn *c);
+    /* Optional: true when input already read from the socket waits inside the transport
+     * (TLS records), so the conn must read again without waiting for the socket. */
+    bool (*buffered)(const struct conn *c);
 };
 
 extern const struct transport_ops transport_plain;
 extern const struct transport_ops transport_splice;
+extern const struct transport_ops transport_tls; /* proxy/transport_tls.c; setup in tls.h */
 
 /* Switches two connected plain conns of one TCP session to splice(2) relaying (both
  * directions). Returns 0, or -RM_E* (then both stay plain). */

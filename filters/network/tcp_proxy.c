@@ -28,6 +28,7 @@
 #include "proxy/log.h"
 #include "proxy/response_flags.h"
 #include "proxy/stats.h"
+#include "proxy/tls.h"
 #include "proxy/transport.h"
 #include "proxy/worker.h"
 
@@ -170,6 +171,15 @@ static void session_log(struct tcp_session *s)
     rm_addr_store(&ctx.downstream_local, &s->down->local);
     ctx.upstream_cluster = s->cluster_name;
     ctx.connection_id = s->down->id;
+    char san[512], subj[512];
+    if (tls_conn_is_tls(s->down)) {
+        ctx.downstream_tls_version = tls_conn_version(s->down);
+        ctx.requested_server_name = tls_conn_sni(s->down);
+        if (tls_conn_peer_uri_san(s->down, san, sizeof(san)))
+            ctx.downstream_peer_uri_san = san;
+        if (tls_conn_peer_subject(s->down, subj, sizeof(subj)))
+            ctx.downstream_peer_subject = subj;
+    }
     ctx.attempt_count = s->attempts;
     if (s->up && s->up_connected) {
         rm_addr_store(&ctx.upstream_host, &s->up->peer);

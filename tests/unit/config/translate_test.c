@@ -1670,9 +1670,9 @@ static void test_filters_and_chains(void **state)
             8) "[1].filter_chain_match.server_names: server_names is not "
                "supported by Remora yet: a listener takes one filter chain without match criteria",
         "--config-yaml:51:33: " LF(
-            8) "[2].transport_socket.name: transport socket "
-               "envoy.transport_sockets.tls is not supported by Remora yet: only plaintext "
-               "(envoy.transport_sockets.raw_buffer) for now",
+            8) "[2].transport_socket.name: No TLS certificates found for server context: "
+               "transport socket envoy.transport_sockets.tls needs a typed_config "
+               "(DownstreamTlsContext) with common_tls_context.tls_certificates",
         "--config-yaml:51:7: " LF(8) "[2]: error adding listener '127.0.0.1:10008': multiple "
                                      "filter chains with the same matching rules are defined");
 }

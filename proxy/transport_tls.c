@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* proxy/transport_tls.c — TLS over a conn's socket with BoringSSL (Envoy's
+ * envoy.transport_sockets.tls). The SSL reads and writes the fd itself (no memory BIOs, no
+ * extra copy); the handshake runs inside whichever of read/write the conn calls first. When
+ * a read needs the socket writable (or a write needs it readable) the transport says so
+ * with CONN_F_TP_RD_WANTS_W / CONN_F_TP_WR_WANTS_R and conn.c arms the other event.
+ * BoringSSL frees its record buffers when they are empty, so an idle TLS connection holds
+ * only the SSL object. Worker thread only. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "proxy/conn.h"
+#include "proxy/err.h"
+#include "proxy/log.h"
+#include "proxy/stats.h"
+#include "proxy/tls.h"
+#include "proxy/transport.h"
+
+/* Plaintext per SSL_write: one full TLS record. Smaller pieces of the output buffer are
+ * gathered into one record (a response head and a small body go out in one write). */
+#define TLS_WRITE_CHUNK 16384u
+/* Plaintext per SSL_read call (a record's worth). */
+#define TLS_READ_CHUNK 16384u
+
+struct tls_conn {
+    SSL *ssl;
+    struct stats_block *sb; /* listener ssl.* (may be NULL) */
+    bool hs_done;
+    uint8_t verify_fail; /* enum tls_verify_fail, from the certificate callback */
+};
+
+static struct tls_conn *tls_of(const struct conn *c)
+{
+    return c->tp == &transport_tls ? c->tp_ctx : NULL;
+}
+
+void transport_tls_note_verify_fail(SSL *ssl, enum tls_verify_fail f)
+{
+    struct tls_conn *t = SSL_get_app_data(ssl);
+    if (t)
+        t->verify_fail = (uint8_t)f;
+}
+
+static void count(struct tls_conn *t, unsigned id)
+{
+    if (t->sb)
+        stats_inc(t->sb, id);
+}
+
+/* A failed handshake or record: counted as Envoy does, logged at debug (a scanner would
+ * otherwise flood the log), the conn reports an error. */
+static long tls_fail(struct conn *c, struct tls_conn *t, const char *what)
+{
+    unsigned long e = ERR_peek_error();
+    if (!t->hs_done) {
+        switch (t->verify_fail) {
+        case TLS_VF_ERROR:
+            count(t, SSLS_fail_verify_error);
+            break;
+        case TLS_VF_SAN:
+            count(t, SSLS_fail_verify_san);
+            break;
+        case TLS_VF_CERT_HASH:
+            count(t, SSLS_fail_verify_cert_hash);
+            break;
+        default:
+            if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+                ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) {
+                count(t, SSLS_fail_verify_no_cert);
+            } else {
+                count(t, SSLS_connection_error);
+            }
+        }
+    } else {
+        count(t, SSLS_connection_error);
+    }
+    if (log_levels[LC_CONNECTION] <= LOG_DEBUG) {
+        char why[256] = "unknown";
+        if (e)
+            ERR_error_string_n(e, why, sizeof(why));
+        log_debug(LC_CONNECTION, "[C%llu] TLS %s failed: %s", (unsigned long long)c->id, what, why);
+    }
+    ERR_clear_error();
+    c->err = EPROTO;
+    return -RM_EIO;
+}
+
+/* Drives the handshake. Returns 1 when done, 0 when it waits for the socket (the want flag
+ * for the calling direction is set), <0 on failure. */
+static long handshake(struct conn *c, struct tls_conn *t, bool from_write)
+{
+    int r = SSL_do_handshake(t->ssl);
+    if (r == 1) {
+        t->hs_done = true;
+        count(t, SSLS_handshake);
+        if (SSL_session_reused(t->ssl))
+            count(t, SSLS_session_reused);
+        if (!SSL_get0_peer_certificates(t->ssl))
+            count(t, SSLS_no_certificate);
+        return 1;
+    }
+    switch (SSL_get_error(t->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        if (from_write)
+            c->flags |= CONN_F_TP_WR_WANTS_R;
+        return 0;
+    case SSL_ERROR_WANT_WRITE:
+        if (!from_write)
+            c->flags |= CONN_F_TP_RD_WANTS_W;
+        return 0;
+    case SSL_ERROR_ZERO_RETURN:
+        ERR_clear_error();
+        return -RM_ECLOSED;
+    case SSL_ERROR_SYSCALL:
+        if (r == 0 || errno == 0 || errno == ECONNRESET || errno == EPIPE) {
+            /* The peer went away mid-handshake (a port scan, a health check that only
+             * connects): a close, not a TLS error. */
+            ERR_clear_error();
+            c->err = errno;
+            return r == 0 || errno == 0 ? -RM_ECLOSED : -RM_EIO;
+        }
+        c->err = errno;
+        ERR_clear_error();
+        return -RM_EIO;
+    default:
+        return tls_fail(c, t, "handshake");
+    }
+}
+
+static long tls_read(struct conn *c, struct evbuffer *buf, size_t max)
+{
+    struct tls_conn *t = c->tp_ctx;
+    if (c->flags & CONN_F_RD_ERR_PENDING) {
+        c->flags &= ~CONN_F_RD_ERR_PENDING;
+        return -RM_EIO;
+    }
+    if (c->flags & CONN_F_RD_EOF_PENDING) {
+        c->flags &= ~CONN_F_RD_EOF_PENDING;
+        return -RM_ECLOSED;
+    }
+    if (!t->hs_done) {
+        long r = handshake(c, t, false);
+        if (r <= 0)
+            return r;
+    }
+    long total = 0;
+    while ((size_t)total < max) {
+        size_t want = max - (size_t)total;
+        if (want > TLS_READ_CHUNK)
+            want = TLS_READ_CHUNK;
+        struct evbuffer_iovec v;
+        if (evbuffer_reserve_space(buf, (ev_ssize_t)want, &v, 1) != 1)
+            return total ? total : -RM_ENOMEM;
+        int n = SSL_read(t->ssl, v.iov_base, (int)want);
+        if (n > 0) {
+            v.iov_len = (size_t)n;
+            evbuffer_commit_space(buf, &v, 1);
+            total += n;
+            continue;
+        }
+        evbuffer_commit_space(buf, &v, 0);
+        long end;
+        switch (SSL_get_error(t->ssl, n)) {
+        case SSL_ERROR_WANT_READ:
+            return total;
+        case SSL_ERROR_WANT_WRITE:
+            c->flags |= CONN_F_TP_RD_WANTS_W;
+            return total;
+        case SSL_ERROR_ZERO_RETURN: /* close_notify */
+            ERR_clear_error();
+            end = -RM_ECLOSED;
+            break;
+        case SSL_ERROR_SYSCALL:
+            ERR_clear_error();
+            c->err = errno;
+            /* EOF without close_notify: a close (HTTP framing tells truncation). */
+            end = (n == 0 || errno == 0) ? -RM_ECLOSED : -RM_EIO;
+            break;
+        default:
+            end = tls_fail(c, t, "read");
+            break;
+        }
+        if (total == 0)
+            return end;
+        c->flags |= end == -RM_ECLOSED ? CONN_F_RD_EOF_PENDING : CONN_F_RD_ERR_PENDING;
+        return total;
+    }
+    return total;
+}
+
+static long tls_write(struct conn *c, struct evbuffer *buf)
+{
+    struct tls_conn *t = c->tp_ctx;
+    if (!t->hs_done) {
+        long r = handshake(c, t, true);
+        if (r <= 0)
+            return r == -RM_ECLOSED ? -RM_EIO : r;
+    }
+    long total = 0;
+    size_t left;
+    while ((left = evbuffer_get_length(buf)) > 0) {
+        /* The same bytes come first on a retry after WANT_WRITE (nothing is drained
+         * until SSL_write succeeds), and at least as many: BoringSSL's rule. */
+        size_t len = left < TLS_WRITE_CHUNK ? left : TLS_WRITE_CHUNK;
+        unsigned char *p = evbuffer_pullup(buf, (ev_ssize_t)len);
+        if (!p)
+            return total ? total : -RM_ENOMEM;
+        int n = SSL_write(t->ssl, p, (int)len);
+        if (n > 0) {
+            evbuffer_drain(buf, (size_t)n);
+            total += n;
+            continue;
+        }
+        switch (SSL_get_error(t->ssl, n)) {
+        case SSL_ERROR_WANT_WRITE:
+            return total;
+        case SSL_ERROR_WANT_READ:
+            c->flags |= CONN_F_TP_WR_WANTS_R;
+            return total;
+        case SSL_ERROR_SYSCALL:
+            ERR_clear_error();
+            c->err = errno ? errno : EPIPE;
+            return -RM_EIO;
+        default:
+            return tls_fail(c, t, "write");
+        }
+    }
+    return total;
+}
+
+static int tls_shutdown_write(struct conn *c)
+{
+    struct tls_conn *t = c->tp_ctx;
+    /* close_notify, best effort: a full socket buffer must not hold up the FIN. */
+    if (t->hs_done && SSL_shutdown(t->ssl) < 0)
+        ERR_clear_error();
+    return transport_plain.shutdown_write(c);
+}
+
+static bool tls_buffered(const struct conn *c)
+{
+    const struct tls_conn *t = c->tp_ctx;
+    return t->hs_done && SSL_has_pending(t->ssl);
+}
+
+static void tls_free(struct conn *c)
+{
+    struct tls_conn *t = c->tp_ctx;
+    if (!t)
+        return;
+    SSL_free(t->ssl);
+    free(t);
+    c->tp_ctx = NULL;
+}
+
+const struct transport_ops transport_tls = {
+    .name = "tls",
+    .read = tls_read,
+    .write = tls_write,
+    .shutdown_write = tls_shutdown_write,
+    .free = tls_free,
+    .buffered = tls_buffered,
+};
+
+int transport_tls_server_start(struct conn *c, SSL_CTX *ctx, struct stats_block *ssl_stats)
+{
+    struct tls_conn *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -RM_ENOMEM;
+    t->ssl = SSL_new(ctx);
+    if (!t->ssl || !SSL_set_fd(t->ssl, c->fd)) {
+        SSL_free(t->ssl);
+        free(t);
+        ERR_clear_error();
+        return -RM_ENOMEM;
+    }
+    SSL_set_accept_state(t->ssl);
+    SSL_set_app_data(t->ssl, t);
+    t->sb = ssl_stats;
+    c->tp = &transport_tls;
+    c->tp_ctx = t;
+    return 0;
+}
+
+/* ---- connection facts -------------------------------------------------------------------- */
+
+bool tls_conn_is_tls(const struct conn *c)
+{
+    return tls_of(c) != NULL;
+}
+
+const char *tls_conn_version(const struct conn *c)
+{
+    struct tls_conn *t = tls_of(c);
+    return t && t->hs_done ? SSL_get_version(t->ssl) : NULL;
+}
+
+const char *tls_conn_cipher(const struct conn *c)
+{
+    struct tls_conn *t = tls_of(c);
+    const SSL_CIPHER *ci = t && t->hs_done ? SSL_get_current_cipher(t->ssl) : NULL;
+    return ci ? SSL_CIPHER_standard_name(ci) : NULL;
+}
+
+const char *tls_conn_sni(const struct conn *c)
+{
+    struct tls_conn *t = tls_of(c);
+    return t ? SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
+}
+
+bool tls_conn_peer_cert_presented(const struct conn *c)
+{
+    struct tls_conn *t = tls_of(c);
+    return t && t->hs_done && SSL_get0_peer_certificates(t->ssl) != NULL;
+}
+
+size_t tls_conn_peer_uri_san(const struct conn *c, char *out, size_t cap)
+{
+    struct tls_conn *t = tls_of(c);
+    if (!t || !t->hs_done || cap == 0)
+        return 0;
+    X509 *peer = SSL_get_peer_certificate(t->ssl);
+    if (!peer)
+        return 0;
+    size_t got = 0;
+    out[0] = 0;
+    GENERAL_NAMES *names = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL);
+    for (size_t i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+        if (g->type != GEN_URI)
+            continue;
+        size_t n = (size_t)ASN1_STRING_length(g->d.uniformResourceIdentifier);
+        size_t sep = got ? 1 : 0;
+        if (got + sep + n >= cap)
+            break;
+        if (sep)
+            out[got++] = ',';
+        memcpy(out + got, ASN1_STRING_get0_data(g->d.uniformResourceIdentifier), n);
+        got += n;
+        out[got] = 0;
+    }
+    GENERAL_NAMES_free(names);
+    X509_free(peer);
+    return got;
+}
+
+size_t tls_conn_peer_subject(const struct conn *c, char *out, size_t cap)
+{
+    struct tls_conn *t = tls_of(c);
+    if (!t || !t->hs_done || cap == 0)
+        return 0;
+    X509 *peer = SSL_get_peer_certificate(t->ssl);
+    if (!peer)
+        return 0;
+    size_t got = 0;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b && X509_NAME_print_ex(b, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253) >= 0) {
+        const uint8_t *p;
+        size_t n;
+        if (BIO_mem_contents(b, &p, &n)) {
+            got = n < cap ? n : cap - 1;
+            memcpy(out, p, got);
+            out[got] = 0;
+        }
+    }
+    BIO_free(b);
+    X509_free(peer);
+    ERR_clear_error();
+    return got;
+}
