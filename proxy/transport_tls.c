@@ -281,6 +281,9 @@ int transport_tls_server_start(struct conn *c, SSL_CTX *ctx, struct stats_block 
         return -RM_ENOMEM;
     }
     SSL_set_accept_state(t->ssl);
+    /* After the handshake only its results are needed: free the copied configuration
+     * (about 1 kB per idle connection). */
+    SSL_set_shed_handshake_config(t->ssl, 1);
     SSL_set_app_data(t->ssl, t);
     t->sb = ssl_stats;
     c->tp = &transport_tls;
