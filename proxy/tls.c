@@ -79,7 +79,17 @@ static bool load_cert_chain(SSL_CTX *ctx, const struct cfg_tls_server *t, struct
     bool ok = false;
     X509 *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL);
     if (!leaf) {
-        set_err(err, pem, NULL, NULL, "Failed to load certificate chain: no PEM certificate found");
+        unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+            ERR_clear_error();
+            set_err(err, pem, NULL, NULL,
+                    "Failed to load certificate chain: no PEM certificate (-----BEGIN "
+                    "CERTIFICATE-----) found");
+        } else {
+            set_err(err, pem, NULL, NULL,
+                    "Failed to load certificate chain: the first PEM block is not a valid "
+                    "certificate");
+        }
         goto out;
     }
     if (SSL_CTX_use_certificate(ctx, leaf) != 1) {
@@ -126,15 +136,19 @@ static bool load_key(SSL_CTX *ctx, const struct cfg_tls_server *t, struct tls_bu
         set_err(err, pem, NULL, NULL, "Failed to load private key");
         return false;
     }
+    X509 *leaf = SSL_CTX_get0_certificate(ctx);
+    if (leaf && X509_check_private_key(leaf, key) != 1) {
+        EVP_PKEY_free(key);
+        ERR_clear_error();
+        set_err(err, pem, NULL, NULL,
+                "Failed to load private key: it does not match the certificate_chain's leaf "
+                "certificate");
+        return false;
+    }
     bool ok = SSL_CTX_use_PrivateKey(ctx, key) == 1;
     EVP_PKEY_free(key);
     if (!ok) {
         set_err(err, pem, NULL, NULL, "Failed to load private key");
-        return false;
-    }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
-        set_err(err, pem, NULL, NULL,
-                "the private key does not match the certificate_chain's leaf certificate");
         return false;
     }
     return true;
@@ -256,11 +270,19 @@ static bool pin_matches(const struct cfg_tls_validation *v, X509 *leaf)
         for (size_t i = 0; i < v->n_hashes; i++)
             if (memcmp(v->hashes[i], d, 32) == 0)
                 return true;
-    dl = sizeof(d);
-    if (v->n_spki && X509_pubkey_digest(leaf, EVP_sha256(), d, &dl) == 1)
-        for (size_t i = 0; i < v->n_spki; i++)
-            if (memcmp(v->spki[i], d, 32) == 0)
-                return true;
+    if (v->n_spki) {
+        /* Envoy pins the SHA-256 of the whole DER SubjectPublicKeyInfo (what `openssl pkey
+         * -pubin -outform DER | sha256` gives), not X509_pubkey_digest()'s key bits. */
+        uint8_t *der = NULL;
+        int dlen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der);
+        if (dlen > 0) {
+            SHA256(der, (size_t)dlen, d);
+            OPENSSL_free(der);
+            for (size_t i = 0; i < v->n_spki; i++)
+                if (memcmp(v->spki[i], d, 32) == 0)
+                    return true;
+        }
+    }
     return false;
 }
 

@@ -32,6 +32,7 @@ struct tls_conn {
     SSL *ssl;
     struct stats_block *sb; /* listener ssl.* (may be NULL) */
     bool hs_done;
+    bool failed;         /* a handshake or record failed: counted once, never retried */
     uint8_t verify_fail; /* enum tls_verify_fail, from the certificate callback */
 };
 
@@ -58,6 +59,7 @@ static void count(struct tls_conn *t, unsigned id)
 static long tls_fail(struct conn *c, struct tls_conn *t, const char *what)
 {
     unsigned long e = ERR_peek_error();
+    t->failed = true;
     if (!t->hs_done) {
         switch (t->verify_fail) {
         case TLS_VF_ERROR:
@@ -95,6 +97,10 @@ static long tls_fail(struct conn *c, struct tls_conn *t, const char *what)
  * for the calling direction is set), <0 on failure. */
 static long handshake(struct conn *c, struct tls_conn *t, bool from_write)
 {
+    if (t->failed) {
+        c->err = EPROTO;
+        return -RM_EIO;
+    }
     int r = SSL_do_handshake(t->ssl);
     if (r == 1) {
         t->hs_done = true;
@@ -143,6 +149,10 @@ static long tls_read(struct conn *c, struct evbuffer *buf, size_t max)
     if (c->flags & CONN_F_RD_EOF_PENDING) {
         c->flags &= ~CONN_F_RD_EOF_PENDING;
         return -RM_ECLOSED;
+    }
+    if (t->failed) {
+        c->err = EPROTO;
+        return -RM_EIO;
     }
     if (!t->hs_done) {
         long r = handshake(c, t, false);
@@ -197,6 +207,10 @@ static long tls_read(struct conn *c, struct evbuffer *buf, size_t max)
 static long tls_write(struct conn *c, struct evbuffer *buf)
 {
     struct tls_conn *t = c->tp_ctx;
+    if (t->failed) {
+        c->err = EPROTO;
+        return -RM_EIO;
+    }
     if (!t->hs_done) {
         long r = handshake(c, t, true);
         if (r <= 0)
