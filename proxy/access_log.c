@@ -856,7 +856,7 @@ bool alog_format_is_json(const struct alog_format *f)
  * ========================================================================================== */
 
 static __thread unsigned clock_depth; /* alog_clock_hold() nesting */
-static __thread int64_t clock_held;   /* the held reading; 0 = not read yet */
+__thread int64_t alog_clock_held_ns;  /* the held reading; 0 = not held or not read yet */
 
 static int64_t mono_read(void)
 {
@@ -866,24 +866,24 @@ static int64_t mono_read(void)
     return ns ? ns : 1;
 }
 
-int64_t alog_mono_ns(void)
+int64_t alog_mono_ns_read(void)
 {
-    if (!clock_depth)
-        return mono_read();
-    if (!clock_held)
-        clock_held = mono_read();
-    return clock_held;
+    int64_t ns = mono_read();
+    if (clock_depth)
+        alog_clock_held_ns = ns; /* held until the callback ends */
+    return ns;
 }
 
 void alog_clock_hold(void)
 {
     if (clock_depth++ == 0)
-        clock_held = 0; /* read on first use */
+        alog_clock_held_ns = 0; /* read on first use */
 }
 
 void alog_clock_release(void)
 {
-    clock_depth--;
+    if (--clock_depth == 0)
+        alog_clock_held_ns = 0;
 }
 
 void alog_ctx_init(struct alog_ctx *ctx)

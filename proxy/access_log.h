@@ -105,7 +105,13 @@ struct alog_ctx {
  * alog_clock_release() on this thread, every call returns the same reading (taken at the
  * first call): one socket callback then reads the clock once, not a dozen times (the reads
  * were ~4% of a proxy's CPU under load in a VM). */
-int64_t alog_mono_ns(void);
+extern __thread int64_t alog_clock_held_ns; /* private to the inline below */
+int64_t alog_mono_ns_read(void);
+static inline int64_t alog_mono_ns(void)
+{
+    int64_t held = alog_clock_held_ns;
+    return held ? held : alog_mono_ns_read();
+}
 
 /* Brackets one I/O callback (proxy/conn.c); nests. */
 void alog_clock_hold(void);

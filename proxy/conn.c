@@ -157,13 +157,16 @@ void conn_set_cbs(struct conn *c, const struct conn_cbs *cbs, void *ctx)
 
 /* Input the transport already holds (decrypted TLS records) does not make the socket
  * readable again: run the read callback from the loop instead. */
-static void kick_buffered(struct conn *c)
+static inline void kick_buffered(struct conn *c)
 {
-    if (c->tp->buffered && (c->flags & CONN_F_REV_ON) && c->tp->buffered(c))
+    if (__builtin_expect((c->flags & (CONN_F_TP_BUFFERS | CONN_F_REV_ON)) ==
+                             (CONN_F_TP_BUFFERS | CONN_F_REV_ON),
+                         0) &&
+        c->tp->buffered(c))
         event_active(&c->rev, EV_READ, 0);
 }
 
-void conn_read_enable(struct conn *c)
+void conn_read_enable_slow(struct conn *c)
 {
     c->flags &= ~CONN_F_READ_PAUSED;
     if (!(c->flags & (CONN_F_READ_EOF | CONN_F_CLOSING | CONN_F_CONNECTING))) {
@@ -367,31 +370,36 @@ static void emit(struct conn *c, enum conn_event ev)
 
 static bool write_from_loop(struct conn *c);
 
-static void on_readable_held(evutil_socket_t fd, short what, void *arg)
+/* Inlined into on_readable (the hot path) and into the rare retry of a TLS read from the
+ * write event. */
+static inline __attribute__((always_inline)) void on_readable_held(evutil_socket_t fd,
+                                                                   short what, void *arg)
 {
     struct conn *c = arg;
     (void)fd;
     (void)what;
-    if (c->flags & CONN_F_TP_WR_WANTS_R) {
-        /* A transport write (TLS handshake) waited for this: retry it first. */
-        c->flags &= ~CONN_F_TP_WR_WANTS_R;
-        if (!write_from_loop(c) || (c->flags & CONN_F_CLOSING))
-            return;
-        if ((c->flags & CONN_F_READ_PAUSED) && !(c->flags & CONN_F_CLOSE_FLUSH)) {
-            if (!(c->flags & CONN_F_TP_WR_WANTS_R))
-                rev_off(c);
+    if (__builtin_expect((c->flags & (CONN_F_TP_WR_WANTS_R | CONN_F_CLOSE_FLUSH)) != 0, 0)) {
+        if (c->flags & CONN_F_TP_WR_WANTS_R) {
+            /* A transport write (TLS handshake) waited for this: retry it first. */
+            c->flags &= ~CONN_F_TP_WR_WANTS_R;
+            if (!write_from_loop(c) || (c->flags & CONN_F_CLOSING))
+                return;
+            if ((c->flags & CONN_F_READ_PAUSED) && !(c->flags & CONN_F_CLOSE_FLUSH)) {
+                if (!(c->flags & CONN_F_TP_WR_WANTS_R))
+                    rev_off(c);
+                return;
+            }
+        }
+        if (c->flags & CONN_F_CLOSE_FLUSH) {
+            /* Lingering after our FIN: discard input until the peer's FIN. */
+            long n = c->tp->read(c, c->in, 64 * 1024);
+            evbuffer_drain(c->in, evbuffer_get_length(c->in));
+            if (n < 0) {
+                c->flags |= CONN_F_READ_EOF;
+                conn_close(c, false);
+            }
             return;
         }
-    }
-    if (c->flags & CONN_F_CLOSE_FLUSH) {
-        /* Lingering after our FIN: discard input until the peer's FIN. */
-        long n = c->tp->read(c, c->in, 64 * 1024);
-        evbuffer_drain(c->in, evbuffer_get_length(c->in));
-        if (n < 0) {
-            c->flags |= CONN_F_READ_EOF;
-            conn_close(c, false);
-        }
-        return;
     }
     size_t have = evbuffer_get_length(c->in);
     size_t room = (c->flags & CONN_F_SPLICE) ? READ_CHUNK : have < c->limit ? c->limit - have : 0;
@@ -400,18 +408,23 @@ static void on_readable_held(evutil_socket_t fd, short what, void *arg)
         return;
     }
     long n = c->tp->read(c, c->in, room < READ_CHUNK ? room : READ_CHUNK);
-    if (c->flags & CONN_F_TP_RD_WANTS_W)
-        wev_on(c); /* the transport's read resumes once the socket is writable */
     if (n > 0) {
         c->rx_bytes += (uint64_t)n;
         if (c->sb && c->st_rx >= 0)
             stats_add(c->sb, (unsigned)c->st_rx, n);
         if (c->cbs && c->cbs->on_read)
             c->cbs->on_read(c);
-        if (!(c->flags & CONN_F_CLOSING))
+        /* Plain conns test one word here; TLS ones may still hold decrypted input. */
+        if (__builtin_expect((c->flags & (CONN_F_TP_RD_WANTS_W | CONN_F_TP_BUFFERS)) != 0, 0) &&
+            !(c->flags & CONN_F_CLOSING)) {
+            if (c->flags & CONN_F_TP_RD_WANTS_W)
+                wev_on(c); /* the transport's read resumes once the socket is writable */
             kick_buffered(c);
+        }
         return;
     }
+    if (__builtin_expect((c->flags & CONN_F_TP_RD_WANTS_W) != 0, 0))
+        wev_on(c); /* the transport's read resumes once the socket is writable */
     if (n == 0)
         return;
     rev_off(c);
@@ -421,6 +434,11 @@ static void on_readable_held(evutil_socket_t fd, short what, void *arg)
     } else {
         emit(c, CONN_EV_ERROR);
     }
+}
+
+static __attribute__((noinline)) void read_retry(struct conn *c)
+{
+    on_readable_held(c->fd, EV_READ, c);
 }
 
 static void on_writable_held(evutil_socket_t fd, short what, void *arg)
@@ -462,7 +480,7 @@ static void on_writable_held(evutil_socket_t fd, short what, void *arg)
     if (c->flags & CONN_F_TP_RD_WANTS_W) {
         /* A transport read (TLS handshake) waited for this: retry it first. */
         c->flags &= ~CONN_F_TP_RD_WANTS_W;
-        on_readable_held(fd, EV_READ, c);
+        read_retry(c);
         if (c->flags & CONN_F_CLOSING)
             return;
     }

@@ -72,6 +72,7 @@ struct conn_cbs {
 #define CONN_F_SPLICE 0x8000u         /* transport_splice: output lives in a pipe */
 #define CONN_F_TP_RD_WANTS_W 0x10000u /* the transport's read waits for writability (TLS) */
 #define CONN_F_TP_WR_WANTS_R 0x20000u /* the transport's write waits for readability (TLS) */
+#define CONN_F_TP_BUFFERS 0x40000u    /* the transport may hold read input (tp->buffered) */
 
 struct conn {
     int fd;
@@ -107,7 +108,14 @@ int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t le
                      uint64_t timeout_ms, struct conn **out);
 
 void conn_set_cbs(struct conn *c, const struct conn_cbs *cbs, void *ctx);
-void conn_read_enable(struct conn *c);
+void conn_read_enable_slow(struct conn *c);
+/* Resumes reading. Inline: callers re-enable after every response, and reading is usually
+ * on already. */
+static inline void conn_read_enable(struct conn *c)
+{
+    if ((c->flags & (CONN_F_READ_PAUSED | CONN_F_REV_ON)) != CONN_F_REV_ON)
+        conn_read_enable_slow(c);
+}
 void conn_read_disable(struct conn *c);
 /* Writes as much of c->out as the socket takes now and arms the write event for the
  * rest. Call after adding to c->out. Errors are reported through CONN_EV_ERROR, later

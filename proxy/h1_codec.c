@@ -582,6 +582,10 @@ static int special_field(struct h1_parser *p, struct http_slice name, struct htt
             te_fold(p, value.p, value.n);
         }
         break;
+    case 23:
+        if (!memcmp(nm, "x-forwarded-client-cert", 23))
+            p->flags |= H1_MF_XFCC;
+        break;
     default:
         break;
     }

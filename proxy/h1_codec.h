@@ -102,6 +102,9 @@ enum h1_msg_flags {
     H1_MF_ABSOLUTE_FORM = 0x0040,
     /* msg->trailers holds a trailer section */
     H1_MF_TRAILERS = 0x0080,
+    /* an x-forwarded-client-cert field is present (the connection manager sanitizes it
+     * without scanning every request's fields) */
+    H1_MF_XFCC = 0x0100,
 };
 
 /* Parser state. Fields are readable by the caller where documented; the rest is private. */

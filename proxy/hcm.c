@@ -239,7 +239,7 @@ void hcm_alog_ctx(struct hstream *s, struct alog_ctx *out)
         ctx.upstream_host = s->up_host;
         ctx.upstream_local = s->up_local;
     }
-    if (tls_conn_is_tls(s->hc->c)) {
+    if (s->hc->tls) {
         char san[512], subj[512];
         ctx.downstream_tls_version = tls_conn_version(s->hc->c);
         ctx.requested_server_name = tls_conn_sni(s->hc->c);
@@ -541,6 +541,8 @@ static void hcm_conn_free(struct hcm_conn *hc)
     event_del(&hc->resume_ev);
     h1_parser_fini(&hc->parser);
     stats_dec(hc->rt->stats, HTTP_downstream_cx_active);
+    if (hc->tls)
+        stats_dec(hc->rt->stats, HTTP_downstream_cx_ssl_active);
     stats_inc(hc->rt->stats, HTTP_downstream_cx_destroy);
     hist_record(hc->rt->cx_length, (double)(alog_mono_ns() - hc->start_ns) / 1e6);
     snap_unref(hc->snap);
@@ -756,14 +758,16 @@ static bool sanitize_request(struct hstream *s)
     if (hc->parser.flags & H1_MF_CONNECTION)
         http_msg_strip_hop_by_hop(req, (s->flags & HS_UPGRADE) != 0);
     http_msg_remove(req, "te"); /* only "trailers" is meaningful, and not for HTTP/1 */
-    bool tls = tls_conn_is_tls(hc->c);
-    const char *scheme = tls ? "https" : "http";
-    size_t scheme_len = tls ? 5 : 4;
-    if (!req->scheme.n)
-        http_msg_set_scheme(req, scheme, scheme_len);
+    const char *scheme = hc->scheme; /* static: no copy */
+    size_t scheme_len = hc->scheme_len;
+    if (!req->scheme.n) {
+        req->scheme.p = scheme;
+        req->scheme.n = scheme_len;
+    }
     /* forward_client_cert_details SANITIZE (the default, and the only mode for now): the
      * client's x-forwarded-client-cert never reaches the upstream. */
-    http_msg_remove(req, "x-forwarded-client-cert");
+    if (hc->parser.flags & H1_MF_XFCC)
+        http_msg_remove(req, "x-forwarded-client-cert");
     if (!req->authority.n && cfg->default_host_for_http_10 && req->version == HTTP_VERSION_1_0)
         http_msg_set_authority(req, cfg->default_host_for_http_10,
                                strlen(cfg->default_host_for_http_10));
@@ -1270,6 +1274,15 @@ void hcm_on_accept(struct worker *w, struct conn *c, const struct cfg_hcm *cfg, 
     stats_inc(rt->stats, HTTP_downstream_cx_total);
     stats_inc(rt->stats, HTTP_downstream_cx_active);
     stats_inc(rt->stats, HTTP_downstream_cx_http1_total);
+    hc->scheme = "http";
+    hc->scheme_len = 4;
+    if (tls_conn_is_tls(c)) {
+        hc->tls = true;
+        hc->scheme = "https";
+        hc->scheme_len = 5;
+        stats_inc(rt->stats, HTTP_downstream_cx_ssl_total);
+        stats_inc(rt->stats, HTTP_downstream_cx_ssl_active);
+    }
     if (cfg->idle_timeout_ms)
         arm_conn_idle(hc, cfg->idle_timeout_ms);
     if (cfg->max_connection_duration_ms)

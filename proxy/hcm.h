@@ -59,6 +59,9 @@ struct hcm_conn {
     bool idle_armed;         /* idle_timer pending (armed lazily, see on_conn_idle) */
     bool in_parse;           /* re-entrancy guard for the parse loop */
     bool want_parse;         /* parse again once the current call stack unwinds */
+    bool tls;                /* over TLS: :scheme and x-forwarded-proto are https */
+    uint8_t scheme_len;      /* 5 ("https") or 4 ("http") */
+    const char *scheme;      /* the connection's scheme (a static string) */
     struct event idle_timer; /* common_http_protocol_options.idle_timeout */
     struct event dur_timer;  /* max_connection_duration */
     struct event hdr_timer;  /* request_headers_timeout */

@@ -179,6 +179,8 @@ struct stats_block {
     G(downstream_cx_active)                     \
     C(downstream_cx_destroy)                    \
     C(downstream_cx_http1_total)                \
+    C(downstream_cx_ssl_total)                  \
+    G(downstream_cx_ssl_active)                 \
     C(downstream_cx_protocol_error)             \
     C(downstream_cx_idle_timeout)               \
     C(downstream_cx_max_duration_reached)       \

@@ -302,6 +302,7 @@ int transport_tls_server_start(struct conn *c, SSL_CTX *ctx, struct stats_block 
     t->sb = ssl_stats;
     c->tp = &transport_tls;
     c->tp_ctx = t;
+    c->flags |= CONN_F_TP_BUFFERS;
     return 0;
 }
 
