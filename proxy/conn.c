@@ -372,8 +372,8 @@ static bool write_from_loop(struct conn *c);
 
 /* Inlined into on_readable (the hot path) and into the rare retry of a TLS read from the
  * write event. */
-static inline __attribute__((always_inline)) void on_readable_held(evutil_socket_t fd,
-                                                                   short what, void *arg)
+static inline __attribute__((always_inline)) void on_readable_held(evutil_socket_t fd, short what,
+                                                                   void *arg)
 {
     struct conn *c = arg;
     (void)fd;

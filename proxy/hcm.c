@@ -757,7 +757,7 @@ static bool sanitize_request(struct hstream *s)
 
     if (hc->parser.flags & H1_MF_CONNECTION)
         http_msg_strip_hop_by_hop(req, (s->flags & HS_UPGRADE) != 0);
-    http_msg_remove(req, "te"); /* only "trailers" is meaningful, and not for HTTP/1 */
+    http_msg_remove(req, "te");      /* only "trailers" is meaningful, and not for HTTP/1 */
     const char *scheme = hc->scheme; /* static: no copy */
     size_t scheme_len = hc->scheme_len;
     if (!req->scheme.n) {
