@@ -2,7 +2,6 @@
 /* bench/common/sock.c — see sock.h. */
 #include "bench/common/sock.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "bench/common/net.h"
+#include "bench/common/tls.h"
 
 #define TLS_WRITE_CHUNK 16384 /* one full TLS record per SSL_write */
 
@@ -36,17 +36,10 @@ int sock_tls_new(struct sock *s, SSL_CTX *ctx, bool server, const char *sni)
         SSL_set_accept_state(s->ssl);
     } else {
         SSL_set_connect_state(s->ssl);
-        if (sni && *sni) {
-            /* RFC 6066 §3: no IP literals in SNI; verify an IP against the IP SAN instead. */
-            X509_VERIFY_PARAM *vp = SSL_get0_param(s->ssl);
-            unsigned char ip[16];
-            /* A failed set1_ip_asc poisons the params in BoringSSL: test the literal first. */
-            if (inet_pton(AF_INET, sni, ip) == 1 || inet_pton(AF_INET6, sni, ip) == 1) {
-                X509_VERIFY_PARAM_set1_ip_asc(vp, sni);
-            } else {
-                SSL_set_tlsext_host_name(s->ssl, sni);
-                X509_VERIFY_PARAM_set1_host(vp, sni, strlen(sni));
-            }
+        if (tls_client_set_peer(s->ssl, sni) < 0) {
+            SSL_free(s->ssl);
+            s->ssl = NULL;
+            return -RM_ENOMEM;
         }
     }
     return 0;
@@ -171,7 +164,7 @@ void sock_tls_error(const struct sock *s, char *buf, size_t n)
     char e[160] = "no library error";
     if (s->ssl_err)
         ERR_error_string_n(s->ssl_err, e, sizeof(e));
-    long v = s->ssl ? SSL_get_verify_result(s->ssl) : X509_V_OK;
+    long v = s->ssl ? tls_verify_result(s->ssl) : X509_V_OK;
     snprintf(buf, n, "%s%s%s", e, v != X509_V_OK ? "; certificate: " : "",
              v != X509_V_OK ? X509_verify_cert_error_string(v) : "");
 }

@@ -25,8 +25,9 @@ struct sock {
 };
 
 void sock_init(struct sock *s, int fd);
-/* Wraps the fd in a new SSL from |ctx| (server or client side by |server|); |sni| may be NULL.
- * Returns 0 or -RM_ENOMEM. */
+/* Wraps the fd in a new SSL from |ctx| (server or client side by |server|). A client's |sni|
+ * names the server (tls_client_set_peer: SNI and certificate name check; may be NULL) and must
+ * outlive the SSL; |ctx| must then come from tls_client_ctx_new(). Returns 0 or -RM_ENOMEM. */
 int sock_tls_new(struct sock *s, SSL_CTX *ctx, bool server, const char *sni);
 /* Drives the TLS handshake: 1 done, 0 in progress, <0 failure. */
 int sock_handshake(struct sock *s);

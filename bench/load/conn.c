@@ -451,7 +451,7 @@ static void on_connected(struct lconn *c)
     c->t_tcp = now;
     hist_record(&c->w->st.connect, (now - c->t_connect) / 1000);
     if (c->ep->tls) {
-        if (sock_tls_new(&c->sk, lopt.tls, false, c->ep->host) < 0) {
+        if (sock_tls_new(&c->sk, c->w->tls, false, c->ep->host) < 0) {
             lconn_fail(c, ERR_TLS);
             return;
         }
