@@ -290,13 +290,13 @@ int lconn_flush(struct lconn *c)
             break;
     }
     if (c->proto == LP_TCP && c->tcp_left == 0 && !c->tcp_shut &&
-        evbuffer_get_length(c->out) == 0) {
+        evbuffer_get_length(c->out) == 0 && sock_unsent(&c->sk) == 0) {
         if (c->sk.ssl)
             SSL_shutdown(c->sk.ssl);
         shutdown(c->sk.fd, SHUT_WR);
         c->tcp_shut = true;
     }
-    set_wr(c, evbuffer_get_length(c->out) > 0 || c->sk.want_write);
+    set_wr(c, evbuffer_get_length(c->out) > 0 || sock_want_write(&c->sk));
     return 0;
 }
 
@@ -331,7 +331,8 @@ static void ready(struct lconn *c, uint64_t now)
     }
     set_rd(c, true);
     lconn_fill(c);
-    lconn_flush(c);
+    if (lconn_flush(c) == 0 && sock_pending(&c->sk))
+        event_active(c->ev_rd, EV_READ, 1); /* read with the handshake; epoll cannot see it */
 }
 
 static void do_handshake(struct lconn *c)
@@ -350,7 +351,7 @@ static void do_handshake(struct lconn *c)
     }
     if (rc == 0) {
         set_rd(c, true);
-        set_wr(c, c->sk.want_write);
+        set_wr(c, sock_want_write(&c->sk));
         return;
     }
     uint64_t now = now_ns();
@@ -451,7 +452,7 @@ static void on_connected(struct lconn *c)
     c->t_tcp = now;
     hist_record(&c->w->st.connect, (now - c->t_connect) / 1000);
     if (c->ep->tls) {
-        if (sock_tls_new(&c->sk, lopt.tls, false, c->ep->host) < 0) {
+        if (sock_tls_new(&c->sk, c->w->tls, false, c->ep->host) < 0) {
             lconn_fail(c, ERR_TLS);
             return;
         }

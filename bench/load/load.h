@@ -15,6 +15,7 @@
 #include "bench/common/lbuf.h"
 #include "bench/common/net.h"
 #include "bench/common/sock.h"
+#include "bench/common/tls.h"
 #include "bench/load/hist.h"
 
 struct event;
@@ -75,9 +76,10 @@ struct load_opts {
     unsigned n_targets;
     struct endpoint *eps;
     unsigned n_eps;
-    SSL_CTX *tls; /* client context, when any endpoint is https */
+    struct tls_client *tls; /* trust store and identity, when any endpoint is https */
     const char *cacert, *cert, *key;
     bool insecure;
+    bool no_verify_cache; /* --no-verify-cache: verify every server chain in full */
 };
 
 extern struct load_opts lopt;
@@ -111,11 +113,12 @@ struct stats {
     uint64_t responses;  /* complete responses of any status */
     uint64_t status[6];  /* [1..5] = 1xx..5xx, [0] = other */
     uint64_t errors[ERR__N];
-    uint64_t mismatches;         /* --check-status: responses with another status */
-    uint64_t rx_bytes, tx_bytes; /* wire bytes (after TLS) inside the measured window */
-    uint64_t conns;              /* connections established (TCP, and TLS when used) */
-    uint64_t req_errors;         /* measured requests that ended in an error (any kind) */
-    uint64_t first_ns, last_ns;  /* first issue and last completion in the window; 0 = none */
+    uint64_t mismatches;            /* --check-status: responses with another status */
+    uint64_t rx_bytes, tx_bytes;    /* wire bytes (after TLS) inside the measured window */
+    uint64_t conns;                 /* connections established (TCP, and TLS when used) */
+    uint64_t req_errors;            /* measured requests that ended in an error (any kind) */
+    uint64_t first_ns, last_ns;     /* first issue and last completion in the window; 0 = none */
+    struct tls_verify_stats verify; /* server chain checks, whole run (warm-up included) */
 };
 
 int stats_init(struct stats *s);
@@ -189,6 +192,7 @@ struct worker {
     struct event_base *base;
     struct lconn *conns;
     int n_conns;
+    SSL_CTX *tls;          /* this thread's client context (tls_client_ctx_new); NULL = no TLS */
     int first_conn;        /* global index of conns[0] */
     struct event *ev_tick; /* 10 Hz: timeouts, deadline, stop checks */
     struct event *ev_end;  /* fires at run_clock.end */

@@ -107,6 +107,10 @@ void report_human(const struct stats *s, double elapsed)
     }
     human_hist("connect", &s->connect);
     human_hist("tls handshake", &s->tls);
+    if (lopt.tls && !lopt.insecure)
+        printf("  tls verify    %llu chains in full, %llu from the cache, %llu failed\n",
+               (unsigned long long)s->verify.full, (unsigned long long)s->verify.cached,
+               (unsigned long long)s->verify.failed);
     uint64_t total = 0;
     for (int i = 0; i < ERR__N; i++)
         total += s->errors[i];
@@ -187,7 +191,10 @@ void report_json(const struct stats *s, double elapsed)
         printf("%d", lopt.check_status);
     else
         printf("null");
-    printf(",\"mismatches\":%llu}}\n", (unsigned long long)s->mismatches);
+    printf(",\"mismatches\":%llu}", (unsigned long long)s->mismatches);
+    printf(",\"tls_verify\":{\"full\":%llu,\"cached\":%llu,\"failed\":%llu}}\n",
+           (unsigned long long)s->verify.full, (unsigned long long)s->verify.cached,
+           (unsigned long long)s->verify.failed);
 }
 
 void report_progress(double t, uint64_t responses, uint64_t errors, double rps)

@@ -44,6 +44,9 @@ void stats_merge(struct stats *dst, const struct stats *src)
     dst->tx_bytes += src->tx_bytes;
     dst->conns += src->conns;
     dst->req_errors += src->req_errors;
+    dst->verify.full += src->verify.full;
+    dst->verify.cached += src->verify.cached;
+    dst->verify.failed += src->verify.failed;
     if (src->first_ns && (!dst->first_ns || src->first_ns < dst->first_ns))
         dst->first_ns = src->first_ns;
     if (src->last_ns > dst->last_ns)
@@ -137,6 +140,8 @@ int worker_run(struct worker *w)
 
     for (int i = 0; i < w->n_conns; i++)
         lconn_fini(&w->conns[i]);
+    if (w->tls)
+        tls_client_ctx_stats(w->tls, &w->st.verify);
     event_free(w->ev_tick);
     if (w->ev_end)
         event_free(w->ev_end);

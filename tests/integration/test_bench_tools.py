@@ -354,7 +354,8 @@ def test_origin_tls_alpn(origin_factory, pki):
 SCHEMA_KEYS = {"schema", "mode", "urls", "connections", "threads", "streams", "pipeline",
                "new_conn", "rate", "warmup_s", "duration_s", "requests", "responses", "rps",
                "rx_bytes", "tx_bytes", "rx_bytes_per_s", "tx_bytes_per_s", "connections_opened",
-               "latency_us", "connect_us", "tls_handshake_us", "status", "errors", "check"}
+               "latency_us", "connect_us", "tls_handshake_us", "status", "errors", "check",
+               "tls_verify"}
 HIST_KEYS = {"count", "min", "mean", "stdev", "max", "p50", "p90", "p99", "p99_9", "p99_99"}
 
 
@@ -366,6 +367,7 @@ def test_load_exact_count_and_schema(origin):
         assert set(r[k]) == HIST_KEYS
     assert set(r["errors"]) == {"total", "requests", "connect", "tls", "timeout", "reset",
                                 "closed", "protocol"}
+    assert r["tls_verify"] == {"full": 0, "cached": 0, "failed": 0}
     assert r["requests"] == 5000 and r["responses"] == 5000
     assert r["status"]["2xx"] == 5000
     assert r["errors"]["total"] == 0
