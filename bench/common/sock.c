@@ -379,6 +379,7 @@ ssize_t sock_flush(struct sock *s, struct evbuffer *out)
         s->err = errno;
         return -RM_EIO;
     }
+    s->want_write = false; /* set again below if this write blocks */
     if (s->bio && !s->bio->hold && s->bio->wlen > 0) {
         /* Bytes a release could not write yet go first. */
         int r = sbio_release(s);
