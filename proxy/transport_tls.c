@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* proxy/transport_tls.c — TLS over a conn's socket with BoringSSL (Envoy's
- * envoy.transport_sockets.tls). The SSL reads and writes the fd itself (no memory BIOs, no
- * extra copy); the handshake runs inside whichever of read/write the conn calls first. When
+ * envoy.transport_sockets.tls). The SSL reads and writes the fd through a small BIO of ours:
+ * BoringSSL reads a record as a 5-byte header and then its body, so the BIO does one read()
+ * of up to 16 KiB and serves both from it (one syscall per record batch instead of two per
+ * record, and none to learn that a short read drained the socket); writes go straight to the
+ * fd. The handshake runs inside whichever of read/write the conn calls first. When
  * a read needs the socket writable (or a write needs it readable) the transport says so
  * with CONN_F_TP_RD_WANTS_W / CONN_F_TP_WR_WANTS_R and conn.c arms the other event.
  * BoringSSL frees its record buffers when they are empty, so an idle TLS connection holds
  * only the SSL object. Worker thread only. */
 #include <errno.h>
 #include <event2/buffer.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -28,9 +33,17 @@
 /* Plaintext per SSL_read call (a record's worth). */
 #define TLS_READ_CHUNK 16384u
 
+/* Socket bytes read ahead for BoringSSL: one read() per batch of records. Allocated when a
+ * read needs it, freed once drained, so an idle connection holds none. */
+#define TLS_RBUF 16384u
+
 struct tls_conn {
     SSL *ssl;
     struct stats_block *sb; /* listener ssl.* (may be NULL) */
+    int fd;
+    uint8_t *rbuf; /* NULL while empty */
+    uint32_t roff, rlen;
+    bool drained; /* the last read() returned less than asked: the socket is empty for now */
     bool hs_done;
     bool failed;         /* a handshake or record failed: counted once, never retried */
     uint8_t verify_fail; /* enum tls_verify_fail, from the certificate callback */
@@ -39,6 +52,92 @@ struct tls_conn {
 static struct tls_conn *tls_of(const struct conn *c)
 {
     return c->tp == &transport_tls ? c->tp_ctx : NULL;
+}
+
+/* ---- the socket BIO ------------------------------------------------------------------------ */
+
+static int bio_read(BIO *b, char *out, int len)
+{
+    struct tls_conn *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    if (t->roff == t->rlen) {
+        if (t->drained) {
+            /* The previous read() came back short: asking again would only say EAGAIN. The
+             * level-triggered read event reports the next bytes. */
+            t->drained = false;
+            BIO_set_retry_read(b);
+            errno = EAGAIN;
+            return -1;
+        }
+        bool direct = (size_t)len >= TLS_RBUF; /* a big record body: no copy */
+        if (!direct && !t->rbuf && !(t->rbuf = malloc(TLS_RBUF))) {
+            errno = ENOMEM;
+            return -1;
+        }
+        size_t want = direct ? (size_t)len : TLS_RBUF;
+        ssize_t n = read(t->fd, direct ? (void *)out : (void *)t->rbuf, want);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                BIO_set_retry_read(b);
+            return -1;
+        }
+        if (n == 0)
+            return 0; /* EOF */
+        t->drained = (size_t)n < want;
+        if (direct)
+            return (int)n;
+        t->roff = 0;
+        t->rlen = (uint32_t)n;
+    }
+    uint32_t take = t->rlen - t->roff;
+    if (take > (uint32_t)len)
+        take = (uint32_t)len;
+    memcpy(out, t->rbuf + t->roff, take);
+    t->roff += take;
+    return (int)take;
+}
+
+static int bio_write(BIO *b, const char *in, int len)
+{
+    struct tls_conn *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    ssize_t n = write(t->fd, in, (size_t)len);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        BIO_set_retry_write(b);
+    return (int)n;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static void bio_method_init(void)
+{
+    bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "remora-socket");
+    if (bio_method) {
+        BIO_meth_set_read(bio_method, bio_read);
+        BIO_meth_set_write(bio_method, bio_write);
+        BIO_meth_set_ctrl(bio_method, bio_ctrl);
+    }
+}
+
+/* Frees the read-ahead buffer once everything in it was handed to BoringSSL. */
+static void rbuf_release(struct tls_conn *t)
+{
+    if (t->rbuf && t->roff == t->rlen) {
+        free(t->rbuf);
+        t->rbuf = NULL;
+        t->roff = t->rlen = 0;
+    }
 }
 
 void transport_tls_note_verify_fail(SSL *ssl, enum tls_verify_fail f)
@@ -115,6 +214,7 @@ static long handshake(struct conn *c, struct tls_conn *t, bool from_write)
     case SSL_ERROR_WANT_READ:
         if (from_write)
             c->flags |= CONN_F_TP_WR_WANTS_R;
+        rbuf_release(t);
         return 0;
     case SSL_ERROR_WANT_WRITE:
         if (!from_write)
@@ -154,6 +254,7 @@ static long tls_read(struct conn *c, struct evbuffer *buf, size_t max)
         c->err = EPROTO;
         return -RM_EIO;
     }
+    t->drained = false; /* a new readiness event: the socket may hold bytes again */
     if (!t->hs_done) {
         long r = handshake(c, t, false);
         if (r <= 0)
@@ -178,6 +279,7 @@ static long tls_read(struct conn *c, struct evbuffer *buf, size_t max)
         long end;
         switch (SSL_get_error(t->ssl, n)) {
         case SSL_ERROR_WANT_READ:
+            rbuf_release(t);
             return total;
         case SSL_ERROR_WANT_WRITE:
             c->flags |= CONN_F_TP_RD_WANTS_W;
@@ -212,6 +314,7 @@ static long tls_write(struct conn *c, struct evbuffer *buf)
         return -RM_EIO;
     }
     if (!t->hs_done) {
+        t->drained = false;
         long r = handshake(c, t, true);
         if (r <= 0)
             return r == -RM_ECLOSED ? -RM_EIO : r;
@@ -260,7 +363,7 @@ static int tls_shutdown_write(struct conn *c)
 static bool tls_buffered(const struct conn *c)
 {
     const struct tls_conn *t = c->tp_ctx;
-    return t->hs_done && SSL_has_pending(t->ssl);
+    return t->roff < t->rlen || (t->hs_done && SSL_has_pending(t->ssl));
 }
 
 static void tls_free(struct conn *c)
@@ -268,7 +371,8 @@ static void tls_free(struct conn *c)
     struct tls_conn *t = c->tp_ctx;
     if (!t)
         return;
-    SSL_free(t->ssl);
+    SSL_free(t->ssl); /* frees the BIO too */
+    free(t->rbuf);
     free(t);
     c->tp_ctx = NULL;
 }
@@ -287,13 +391,19 @@ int transport_tls_server_start(struct conn *c, SSL_CTX *ctx, struct stats_block 
     struct tls_conn *t = calloc(1, sizeof(*t));
     if (!t)
         return -RM_ENOMEM;
+    pthread_once(&bio_once, bio_method_init);
+    t->fd = c->fd;
     t->ssl = SSL_new(ctx);
-    if (!t->ssl || !SSL_set_fd(t->ssl, c->fd)) {
+    BIO *b = bio_method && t->ssl ? BIO_new(bio_method) : NULL;
+    if (!b) {
         SSL_free(t->ssl);
         free(t);
         ERR_clear_error();
         return -RM_ENOMEM;
     }
+    BIO_set_data(b, t);
+    BIO_set_init(b, 1);
+    SSL_set_bio(t->ssl, b, b); /* one reference, both directions */
     SSL_set_accept_state(t->ssl);
     /* After the handshake only its results are needed: free the copied configuration
      * (about 1 kB per idle connection). */

@@ -40,10 +40,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # scheme: URL scheme; metrics: the columns of the scenario's table (key, label, unit, better);
 # the first metric is the primary one (summary table, ratios, plots).
 RPS = ("rps", "req/s", "req/s", "up")
+# CPU the proxy process (every thread and child) spent in the measured window, per request,
+# from /proc/<pid>/task/*/schedstat. For direct: the origin's. It shows efficiency even where
+# the load generator's core, not the proxy's, sets the rate.
+CPU_US = ("cpu_us", "proxy CPU per req", "µs", "down")
+CPU_UTIL = ("cpu_util", "proxy CPU busy", "cores", "down")
+# Handshakes per second of the proxy's CPU: what one proxy core sustains, whichever side is
+# the bottleneck (a TLS client works harder per handshake than the server, so on 2 CPUs the
+# client's core saturates first).
+HS_CPU = ("hs_per_cpu", "handshakes per proxy CPU-s", "1/s", "up")
 LAT = [("p50", "p50", "µs", "down"), ("p99", "p99", "µs", "down"), ("p99_9", "p99.9", "µs", "down")]
 SCENARIOS = {
     "h1-small": dict(title="HTTP/1.1 keep-alive, 128 B responses", kind="http", size=128,
-                     load=["-c", "50"], metrics=[RPS] + LAT),
+                     load=["-c", "50"], metrics=[RPS] + LAT + [CPU_US]),
     "h1-16k": dict(title="HTTP/1.1 keep-alive, 16 KiB responses", kind="http", size=16384,
                    load=["-c", "50"],
                    metrics=[RPS, ("mibps", "MiB/s", "MiB/s", "up")] + LAT[:2]),
@@ -52,15 +61,15 @@ SCENARIOS = {
     "h2": dict(title="HTTP/2 (h2c prior knowledge), 10 connections x 10 streams, 128 B", kind="h2c",
                size=128, load=["--h2", "-c", "10", "-m", "10"], metrics=[RPS] + LAT[:2]),
     "tls": dict(title="TLS 1.3 keep-alive, HTTP/1.1, 128 B", kind="tls", size=128,
-                load=["-c", "50"], metrics=[RPS] + LAT[:2]),
+                load=["-c", "50"], metrics=[RPS] + LAT[:2] + [CPU_US]),
     "tls-hs": dict(title="TLS 1.3 handshakes (new connection per request, full handshake)",
                    kind="tls", size=128, load=["-c", "16", "--new-conn"],
                    metrics=[("rps", "handshakes/s", "1/s", "up"),
-                            ("hs_p50", "handshake p50", "µs", "down")]),
+                            ("hs_p50", "handshake p50", "µs", "down"), HS_CPU, CPU_UTIL]),
     "mtls": dict(title="mTLS 1.3 handshakes (client certificate verified, new connection per request)",
                  kind="mtls", size=128, load=["-c", "16", "--new-conn"],
                  metrics=[("rps", "handshakes/s", "1/s", "up"),
-                          ("hs_p50", "handshake p50", "µs", "down")]),
+                          ("hs_p50", "handshake p50", "µs", "down"), HS_CPU, CPU_UTIL]),
     "l4": dict(title="L4: 1 GiB through a TCP proxy to an echo server (1 connection)", kind="tcp",
                metrics=[("mibps", "MiB/s each way", "MiB/s", "up"),
                         ("gbps", "Gbit/s each way", "Gbit/s", "up")]),
@@ -70,6 +79,12 @@ SCENARIOS = {
                                ("p99_9", "p99.9", "µs", "down"),
                                ("added_p99", "added p99 vs direct", "µs", "down"),
                                ("rps", "achieved", "req/s", "up")]),
+    "open-loop-20k": dict(title="Open loop at 20,000 req/s (HTTP/1.1, 50 connections, 128 B)",
+                          kind="http", size=128, load=["-c", "50"], rate=20000,
+                          metrics=[("p99", "p99", "µs", "down"), ("p50", "p50", "µs", "down"),
+                                   ("p99_9", "p99.9", "µs", "down"),
+                                   ("added_p99", "added p99 vs direct", "µs", "down"),
+                                   ("rps", "achieved", "req/s", "up"), CPU_US]),
     "rss-idle": dict(title="Idle RSS after start (no traffic yet)", kind=None,
                      metrics=[("idle_tcp", "TCP-proxy config", "MiB", "down"),
                               ("idle_http", "HTTP config", "MiB", "down"),
@@ -92,7 +107,9 @@ SCENARIOS = {
                    metrics=[("sys_per_req", "syscalls/request", "calls", "down")]),
 }
 # Metrics shown in the summary table besides the primary one.
-SUMMARY_EXTRA = {"open-loop": ["added_p99"], "rss-idle": ["idle_http"], "rss-load": ["load_tcp"],
+SUMMARY_EXTRA = {"open-loop": ["added_p99"], "open-loop-20k": ["added_p99"],
+                 "h1-small": ["cpu_us"], "tls": ["cpu_us"], "tls-hs": ["hs_per_cpu"],
+                 "mtls": ["hs_per_cpu"], "rss-idle": ["idle_http"], "rss-load": ["load_tcp"],
                  "rss-conns": ["conn_tls", "conn_tcp"]}
 ORDER = list(SCENARIOS)
 NO_DIRECT = {"rss-idle", "rss-load", "rss-conns", "callgrind", "strace"}
@@ -208,6 +225,45 @@ def rss_kib(pid):
         except (FileNotFoundError, ProcessLookupError):
             pass
     return total
+
+
+def cpu_ns(pids):
+    """CPU time (ns) of every thread of |pids| so far (/proc/<pid>/task/*/schedstat)."""
+    total = 0
+    for p in pids:
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/schedstat" % (p, t)) as f:
+                    total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError, IndexError):
+            pass
+    return total
+
+
+class CpuWindow(threading.Thread):
+    """The CPU a process tree uses from |start_after| s after start() for |length| s (or until
+    stop(), whichever is first): the load generator's measured window, warm-up excluded."""
+
+    def __init__(self, pid, start_after, length):
+        super().__init__(daemon=True)
+        self.pid, self.start_after, self.length = pid, start_after, length
+        self.halt = threading.Event()
+        self.cpu_s = self.wall_s = None
+
+    def run(self):
+        if self.halt.wait(self.start_after):
+            return
+        pids = tree_pids(self.pid)
+        a, ta = cpu_ns(pids), time.monotonic()
+        self.halt.wait(self.length)
+        b, tb = cpu_ns(pids), time.monotonic()
+        if tb - ta > 0.1:
+            self.cpu_s, self.wall_s = (b - a) / 1e9, tb - ta
+
+    def stop(self):
+        self.halt.set()
+        self.join()
+        return self.cpu_s, self.wall_s
 
 
 class RssSampler(threading.Thread):
@@ -470,13 +526,20 @@ class Bench:
                                           "--timeout", "5s", "--check-status", "200"]
                 if scen == "open-loop":
                     args += ["-R", "%d" % self.rates[workers]]
+                elif s.get("rate"):
+                    args += ["-R", "%d" % s["rate"]]
                 args += self.tls_flags(target_kind) + [self.url(target_kind, port)]
                 limit = m["dur"] + m["warm"] + 60
             sampler = RssSampler(proxyp.pid) if proxyp else None
             if sampler:
                 sampler.start()
+            cpuw = None
+            if kind != "tcp":
+                cpuw = CpuWindow(proxyp.pid if proxyp else origin.pid, m["warm"], m["dur"])
+                cpuw.start()
             j, cmd = self.load(plan, args, limit)
             peak = sampler.stop() if sampler else 0
+            cpu_s, cpu_wall = cpuw.stop() if cpuw else (None, None)
         finally:
             if proxyp:
                 self.procs.stop(proxyp)
@@ -490,6 +553,10 @@ class Bench:
                    requests=j["requests"], peak_rss_kib=peak)
         if kind == "tcp":
             met["errors"] = j["errors"]["total"] + (0 if j["rx_bytes"] == j["tx_bytes"] else 1)
+        if cpu_s is not None and j["rps"] > 0:
+            met["cpu_util"] = cpu_s / cpu_wall
+            met["cpu_us"] = cpu_s * 1e6 / (j["rps"] * cpu_wall)
+            met["hs_per_cpu"] = j["rps"] * cpu_wall / cpu_s if cpu_s > 0 else None
         cmds = [" ".join(origin.cmd)] + ([" ".join(proxyp.cmd)] if proxyp else []) + [" ".join(cmd)]
         self.record(scen, workers, proxy, rep, met, cmds)
         log("%-10s w%d rep%d %-8s %s" % (scen, workers, rep, proxy, self.brief(scen, met)))

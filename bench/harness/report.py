@@ -87,12 +87,13 @@ class Table:
 
 def derive(b, t):
     """Derived metrics: open-loop added p99 (proxy p99 - direct p99, median of pairs)."""
-    for w in b.a.workers:
-        d = t.median("open-loop", w, "direct", "p99")
-        for p in px.PROXIES:
-            for r in t.runs.get(("open-loop", w, p), []):
-                if d is not None and "p99" in r["metrics"]:
-                    r["metrics"]["added_p99"] = r["metrics"]["p99"] - d
+    for scen in ("open-loop", "open-loop-20k"):
+        for w in b.a.workers:
+            d = t.median(scen, w, "direct", "p99")
+            for p in px.PROXIES:
+                for r in t.runs.get((scen, w, p), []):
+                    if d is not None and "p99" in r["metrics"]:
+                        r["metrics"]["added_p99"] = r["metrics"]["p99"] - d
 
 
 def plots(b, t, a, outdir, work):
@@ -264,8 +265,10 @@ def goals(b, t, a):
     check("HTTP/1.1 keep-alive rps, 1 worker ≥ 1.2× HAProxy", "h1-small", w1, "rps", "haproxy", ">=", 1.2, "")
     check("HTTP/1.1 keep-alive rps, 1 worker ≥ 1.3× nginx", "h1-small", w1, "rps", "nginx", ">=", 1.3, "")
     check("HTTP/1.1 keep-alive rps, 1 worker ≥ 0.6× direct", "h1-small", w1, "rps", "direct", ">=", 0.6, "")
-    check("added p99, open loop ≤ 0.8× HAProxy's", "open-loop", w1, "added_p99", "haproxy", "<=", 0.8,
-          "at 70%% of HAProxy's max (%s req/s), not the issue's 20k" % b.rates.get(w1, "?"))
+    check("added p99 at 20k req/s open loop ≤ 0.8× HAProxy's", "open-loop-20k", w1, "added_p99",
+          "haproxy", "<=", 0.8, "the issue's fixed rate")
+    check("added p99 at 70% of HAProxy's max ≤ 0.8× HAProxy's (informative)", "open-loop", w1,
+          "added_p99", "haproxy", "<=", 0.8, "%s req/s" % b.rates.get(w1, "?"))
     check("instructions/request ≤ 0.8× nginx", "callgrind", min(a.workers), "ir_per_req", "nginx", "<=", 0.8, "")
     check("syscalls/request ≤ 6", "strace", min(a.workers), "sys_per_req", None, "<=", 6, "1 connection: no batching")
     if w2:
@@ -278,7 +281,11 @@ def goals(b, t, a):
           "bytes, downstream + upstream socket")
     check("per idle TLS connection ≤ 8 kB", "rss-conns", w1, "conn_tls", None, "<=", 8192, "bytes")
     check("HTTP/2 rps ≥ 1.2× HAProxy", "h2", w1, "rps", "haproxy", ">=", 1.2, "")
-    check("TLS handshakes/s ≥ 1.5× nginx", "tls-hs", w1, "rps", "nginx", ">=", 1.5, "")
+    check("TLS handshakes/s ≥ 1.5× nginx (per proxy CPU-second)", "tls-hs", w1, "hs_per_cpu", "nginx",
+          ">=", 1.5, "handshakes per second of the proxy's own CPU: the client's core saturates first "
+          "on 2 CPUs (bench/README.md)")
+    check("TLS handshakes/s ≥ 1.5× nginx (wall clock, informative)", "tls-hs", w1, "rps", "nginx",
+          ">=", 1.5, "bounded by the load generator's core")
     check("L4 transfer ≥ 0.9× direct", "l4", w1, "mibps", "direct", ">=", 0.9, "")
     return rows
 
