@@ -99,17 +99,21 @@ static struct conn *conn_alloc(struct worker *w, int fd, uint32_t limit)
     return c;
 }
 
-int conn_new_accepted(struct worker *w, int fd, uint32_t limit, struct conn **out)
+int conn_new_accepted(struct worker *w, int fd, uint32_t limit, const union rm_addr *peer,
+                      const union rm_addr *local, struct conn **out)
 {
     struct conn *c = conn_alloc(w, fd, limit);
     if (!c) {
         close(fd);
         return -RM_ENOMEM;
     }
-    socklen_t len = sizeof(c->peer);
-    getpeername(fd, &c->peer.sa, &len);
-    len = sizeof(c->local);
-    getsockname(fd, &c->local.sa, &len);
+    c->peer = *peer;
+    if (local) {
+        c->local = *local;
+    } else {
+        socklen_t len = sizeof(c->local);
+        getsockname(fd, &c->local.sa, &len);
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     *out = c;

@@ -98,9 +98,12 @@ struct conn {
     union rm_addr peer, local;          /* IPv4/IPv6 only: 28 bytes each, not 128 */
 };
 
-/* Wraps an accepted, non-blocking |fd|. Takes ownership of |fd| even on failure. Reading
- * starts disabled; call conn_read_enable(). Returns 0 or -RM_ENOMEM. */
-int conn_new_accepted(struct worker *w, int fd, uint32_t limit, struct conn **out);
+/* Wraps an accepted, non-blocking |fd|. Takes ownership of |fd| even on failure. |peer| is
+ * what accept4() returned; |local| the listener's address when it is not a wildcard (NULL:
+ * asked of the socket). Reading starts disabled; call conn_read_enable(). Returns 0 or
+ * -RM_ENOMEM. */
+int conn_new_accepted(struct worker *w, int fd, uint32_t limit, const union rm_addr *peer,
+                      const union rm_addr *local, struct conn **out);
 /* Starts a non-blocking connect to |addr|; CONN_EV_CONNECTED, _ERROR or _TIMEOUT follows
  * (never synchronously). |timeout_ms| 0 = none. Returns 0, or -RM_EIO when the socket
  * could not even be created (c->err holds errno). */

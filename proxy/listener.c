@@ -49,6 +49,15 @@ static int bind_one(const struct cfg_listener *l, const struct sockaddr *sa, soc
     return 0;
 }
 
+static bool addr_is_wildcard(const union rm_addr *a)
+{
+    if (a->sa.sa_family == AF_INET)
+        return a->in.sin_addr.s_addr == htonl(INADDR_ANY);
+    if (a->sa.sa_family == AF_INET6)
+        return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
+    return true;
+}
+
 static int chain_rt_new(const struct cfg_filter_chain *fc, void **out)
 {
     *out = NULL;
@@ -133,6 +142,11 @@ int listener_bind_all(struct server *srv)
                 getsockname(ls->fds[0], (struct sockaddr *)&ss, &sl);
                 len = sl;
                 conn_addr_str(&ss, ls->bound_str, sizeof(ls->bound_str));
+                /* A specific address is every accepted socket's local address: no
+                 * getsockname() per connection. A wildcard one is asked per socket. */
+                memset(&ls->local, 0, sizeof(ls->local));
+                memcpy(&ls->local, &ss, sl < sizeof(ls->local) ? sl : sizeof(ls->local));
+                ls->local_known = !addr_is_wildcard(&ls->local);
             }
         }
         for (unsigned k = n_socks; k < srv->n_workers; k++)
@@ -185,7 +199,10 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     const struct cfg_listener *l = li->ls->cfg;
     (void)what;
     for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        union rm_addr peer;
+        socklen_t plen = sizeof(peer);
+        memset(&peer, 0, sizeof(peer));
+        int cfd = accept4(fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
                 errno == ECONNABORTED || errno == EPROTO)
@@ -207,7 +224,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
             return;
         }
         struct conn *c;
-        if (conn_new_accepted(w, cfd, l->per_connection_buffer_limit_bytes, &c) < 0) {
+        if (conn_new_accepted(w, cfd, l->per_connection_buffer_limit_bytes, &peer,
+                              li->ls->local_known ? &li->ls->local : NULL, &c) < 0) {
             log_error(LC_CONNECTION, "listener '%s': out of memory accepting", l->name);
             continue;
         }
@@ -233,10 +251,10 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         }
         const struct cfg_net_filter *nf = &fc->filters[fc->n_filters - 1];
         if (log_levels[LC_CONNECTION] <= LOG_DEBUG) {
-            char peer[80];
-            conn_addr_str(&c->peer, peer, sizeof(peer));
+            char from[80];
+            conn_addr_str(&c->peer, from, sizeof(from));
             log_debug(LC_CONNECTION, "[C%llu] new connection from %s on '%s'",
-                      (unsigned long long)c->id, peer, l->name);
+                      (unsigned long long)c->id, from, l->name);
         }
         nf->def->on_accept(w, c, l, nf->config, rt);
     }

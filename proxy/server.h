@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "config/snapshot.h"
+#include "proxy/conn.h"
 
 struct event_base;
 struct event;
@@ -57,6 +58,8 @@ struct listen_set {
     struct ssl_ctx_st *chain_tls, *default_tls;
     struct stats_block *ssl_stats; /* listener.<addr>.ssl.*, when a chain is TLS */
     char bound_str[80];            /* actual address (port 0 resolved) */
+    union rm_addr local;           /* the bound address, when local_known */
+    bool local_known;              /* not a wildcard: accepted sockets' local address */
 };
 
 struct server {
