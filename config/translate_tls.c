@@ -456,7 +456,7 @@ static const struct cfg_tls_server *downstream_tls(struct cfg_ctx *ctx, const st
         cfg_err_add(ctx->err, err.src ? err.src : n, err.path ? err.path : path, "%s", err.msg);
         return NULL;
     }
-    SSL_CTX_free(sctx);
+    tls_ctx_free(sctx);
     return t;
 }
 

@@ -170,8 +170,8 @@ void listener_close_all(struct server *srv)
         free(ls->fds);
         chain_rt_free(ls->cfg->n_chains ? &ls->cfg->chains[0] : NULL, ls->chain_rt);
         chain_rt_free(ls->cfg->default_chain, ls->default_rt);
-        SSL_CTX_free(ls->chain_tls);
-        SSL_CTX_free(ls->default_tls);
+        tls_ctx_free(ls->chain_tls);
+        tls_ctx_free(ls->default_tls);
     }
     free(srv->lsets);
     srv->lsets = NULL;

@@ -20,6 +20,7 @@
 
 #include "config/model_tls.h"
 #include "proxy/route.h"
+#include "proxy/ssl_lazy.h"
 
 /* Envoy's defaults for a server context (tls_params unset). */
 #define DEFAULT_CIPHERS                                                                            \
@@ -362,9 +363,20 @@ static int check_sni(SSL *ssl, int *alert, void *arg)
 
 /* ---- the context ------------------------------------------------------------------------- */
 
+void tls_ctx_free(SSL_CTX *ctx)
+{
+    if (ctx)
+        SSL_CTX_free(ctx); /* only reached once libssl was loaded: ctx came from it */
+}
+
 SSL_CTX *tls_server_ctx_new(const struct cfg_tls_server *t, struct tls_build_err *err)
 {
     memset(err, 0, sizeof(*err));
+    if (ssl_lazy_load(err->msg, sizeof(err->msg)) < 0) {
+        err->src = t->cert_chain.src;
+        err->path = t->cert_chain.path;
+        return NULL;
+    }
     ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_method());
     if (!ctx) {

@@ -24,8 +24,11 @@ struct tls_build_err {
     char msg[512];
 };
 
-/* Builds a server SSL_CTX for |t|. NULL with |err| filled on failure. */
+/* Builds a server SSL_CTX for |t| (loading libssl on first use, proxy/ssl_lazy.h). NULL with
+ * |err| filled on failure. */
 SSL_CTX *tls_server_ctx_new(const struct cfg_tls_server *t, struct tls_build_err *err);
+/* Frees a context from tls_server_ctx_new(); NULL is fine. */
+void tls_ctx_free(SSL_CTX *ctx);
 
 /* Per-connection verification outcome, written by the certificate callback and read by the
  * transport to count Envoy's ssl.fail_verify_* stats. */

@@ -23,6 +23,7 @@
 #include "proxy/conn.h"
 #include "proxy/err.h"
 #include "proxy/log.h"
+#include "proxy/ssl_lazy.h"
 #include "proxy/stats.h"
 #include "proxy/tls.h"
 #include "proxy/transport.h"
