@@ -21,7 +21,8 @@ BSSL_LIB := /usr/lib/x86_64-linux-gnu/android
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wimplicit-fallthrough -Wundef -Wpointer-arith -Wno-unused-parameter
 # BoringSSL's headers come before the system's: OpenSSL must never be compiled or linked in.
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. -I$(BSSL_INC) -MMD -MP -pthread -fno-strict-aliasing
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. -I$(BSSL_INC) -MMD -MP -pthread -fno-strict-aliasing \
+               -DRM_BSSL_LIB='"$(BSSL_LIB)"'
 
 ifeq ($(BUILD),release)
   MODE_CFLAGS := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
@@ -145,7 +146,7 @@ asan:
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build/fuzz/obj/%.o)
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(BSSL_INC) -g -O1 -DRM_DEBUG=1 -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -I. -I$(BSSL_INC) -DRM_BSSL_LIB='"$(BSSL_LIB)"' -g -O1 -DRM_DEBUG=1 -fsanitize=fuzzer-no-link,address,undefined \
                -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter -pthread
 FUZZ_SECONDS ?= 10
 

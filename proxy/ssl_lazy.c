@@ -7,8 +7,13 @@
 #include <pthread.h>
 #include <stdio.h>
 
-/* The soname Debian's android-libboringssl ships; found through the binary's RUNPATH. */
+/* The soname Debian's android-libboringssl ships, loaded from the directory the binary was
+ * linked against (RM_BSSL_LIB, from the Makefile): under ASan dlopen() is called from the
+ * sanitizer runtime, whose search path does not include the binary's RUNPATH. */
 #define LIBSSL_NAME "libssl.so.0"
+#ifndef RM_BSSL_LIB
+#define RM_BSSL_LIB "/usr/lib/x86_64-linux-gnu/android"
+#endif
 
 #define SSL_LAZY_DEF(f) __typeof__(&f) rm_lazy_##f;
 SSL_LAZY_SYMS(SSL_LAZY_DEF)
@@ -22,7 +27,9 @@ int ssl_lazy_load(char *err, size_t cap)
 {
     pthread_mutex_lock(&lock);
     if (!loaded) {
-        void *h = dlopen(LIBSSL_NAME, RTLD_NOW | RTLD_LOCAL);
+        void *h = dlopen(RM_BSSL_LIB "/" LIBSSL_NAME, RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+            h = dlopen(LIBSSL_NAME, RTLD_NOW | RTLD_LOCAL); /* the search path, then */
         if (!h) {
             snprintf(load_err, sizeof(load_err), "cannot load BoringSSL's %s: %s", LIBSSL_NAME,
                      dlerror());
