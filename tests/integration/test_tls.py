@@ -906,21 +906,30 @@ def test_tcp_proxy_terminates_tls(remora, tmp_path, echo_server, certs):
             assert d, "closed before the echo"
             got += d
         assert got == b"hello over tls\n"
-        # 1 MiB both ways, written and read concurrently.
+        # 1 MiB both ways, written and read concurrently from one thread (an SSL object must
+        # not be used by two threads at once): non-blocking, select() on both directions.
         received = bytearray()
-
-        def reader():
-            while len(received) < len(payload):
-                d = s.recv(262144)
-                if not d:
-                    return
-                received.extend(d)
-        t = threading.Thread(target=reader, daemon=True)
-        t.start()
-        s.sendall(payload)
-        t.join(timeout=30)
-        assert not t.is_alive(), f"echo stalled at {len(received)} bytes"
-        assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+        sent = 0
+        s.setblocking(False)
+        deadline = time.monotonic() + 30
+        while len(received) < len(payload) and time.monotonic() < deadline:
+            want_w = sent < len(payload)
+            select.select([s], [s] if want_w else [], [], 0.5)
+            if want_w:
+                try:
+                    sent += s.send(payload[sent:sent + 65536])
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    pass
+            try:
+                while True:
+                    d = s.recv(262144)
+                    if not d:
+                        break
+                    received.extend(d)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+        assert len(received) == len(payload), f"echo stalled at {len(received)} bytes"
+        assert received == payload, "echoed bytes differ"
     finally:
         s.close()
 
