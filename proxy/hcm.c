@@ -1186,10 +1186,16 @@ bool hcm_downstream_full(const struct hstream *s)
 
 void hcm_pause_request(struct hstream *s, bool pause)
 {
-    if (pause)
-        conn_read_disable(s->hc->c);
-    else if (!s->hc->closed)
-        conn_read_enable(s->hc->c);
+    struct hcm_conn *hc = s->hc;
+    if (pause) {
+        conn_read_disable(hc->c);
+    } else if (!hc->closed) {
+        conn_read_enable(hc->c);
+        /* Body bytes read before the pause wait unparsed in c->in; the socket may never
+         * become readable again for them (the client sent everything). Parse from the loop. */
+        if (evbuffer_get_length(hc->c->in))
+            event_active(&hc->resume_ev, EV_READ, 0);
+    }
 }
 
 void hcm_reset(struct hstream *s, uint32_t rf, const char *details)

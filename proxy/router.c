@@ -488,6 +488,8 @@ static void send_body(struct hstream *s)
     conn_flush(uc);
     if (conn_is_above_high(uc))
         hcm_pause_request(s, true);
+    else if (s->hc->c->flags & CONN_F_READ_PAUSED)
+        hcm_pause_request(s, false); /* paused while the connection was being made */
 }
 
 static bool on_response_head(struct hstream *s);

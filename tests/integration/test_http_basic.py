@@ -404,3 +404,73 @@ def test_slow_reader_64mib_bounded_rss(remora, tmp_path, origins):
     assert h.hexdigest() == sha256_of_repeated(b"x", total)
     assert stalled_peak < RSS_LIMIT_KB, f"RSS while the client stalled: {stalled_peak} kB"
     assert peak < RSS_LIMIT_KB, f"proxy RSS peaked at {peak} kB"
+
+
+def _slow_accept_origin(total, accepted):
+    """An origin whose first SYN from the proxy is dropped: its accept queue (backlog 0) is
+    held full by a filler connection until 0.3 s in, so the proxy's connect completes only
+    with the SYN retransmitted after about 1 s. Then it reads one request with a
+    Content-Length body of `total` bytes and answers 200 with the byte count."""
+    import socket
+    import threading
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(0)
+    filler = socket.create_connection(ls.getsockname())
+    result = {}
+
+    def serve():
+        try:
+            time.sleep(0.3)
+            f, _ = ls.accept()  # frees the queue for the proxy's retransmitted SYN
+            f.close()
+            ls.settimeout(10)
+            s, _ = ls.accept()
+            accepted.set()
+            s.settimeout(20)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                buf += s.recv(65536)
+            got = len(buf.split(b"\r\n\r\n", 1)[1])
+            while got < total:
+                d = s.recv(1 << 20)
+                if not d:
+                    break
+                got += len(d)
+            result["got"] = got
+            body = str(got).encode()
+            s.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+            time.sleep(0.5)
+            s.close()
+        except OSError as e:
+            result["err"] = repr(e)
+        finally:
+            filler.close()
+            ls.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return ls.getsockname()[1], t, result
+
+
+def test_body_paused_for_a_slow_connect_resumes(remora, tmp_path):
+    """A request body that outgrows the buffer limit while the upstream connection is still
+    being made pauses the client; once connected and the buffered body is written, reading
+    resumes (it used to stay paused whenever that write drained at once, so the upload
+    stalled until the client gave up)."""
+    import threading
+    total = 8 * MiB
+    accepted = threading.Event()
+    oport, t, result = _slow_accept_origin(total, accepted)
+    r, port, _ = simple_proxy(remora, tmp_path, oport, cluster_extra={"connect_timeout": "5s"})
+    with HttpConn(port, timeout=15) as c:
+        c.send(build_request("POST", "/up", [("Content-Length", str(total))]))
+        block = b"u" * MiB
+        for _ in range(total // MiB):
+            c.send(block)
+        res = c.read_response()
+    t.join(5)
+    assert accepted.is_set()
+    assert res.status == 200, res
+    assert result.get("got") == total, result
+    assert res.body == str(total).encode()
