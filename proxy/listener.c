@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +41,14 @@ static int bind_one(const struct cfg_listener *l, const struct sockaddr *sa, soc
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (sa->sa_family == AF_INET6) /* Envoy: ipv4_compat false → v6 only */
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* Accepted sockets inherit TCP_NODELAY from the listening socket (Linux clones the
+     * listener's TCP options into each child): one setsockopt per listener, not per
+     * connection. */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
     if (bind(fd, sa, len) < 0 || listen(fd, 1024) < 0) {
         int e = errno;
         close(fd);
