@@ -45,6 +45,10 @@ RPS = ("rps", "req/s", "req/s", "up")
 # the load generator's core, not the proxy's, sets the rate.
 CPU_US = ("cpu_us", "proxy CPU per req", "µs", "down")
 CPU_UTIL = ("cpu_util", "proxy CPU busy", "cores", "down")
+# The same CPU split by /proc/<pid>/task/*/stat ticks: the proxy's own code (user) and the
+# kernel's work for its system calls, loopback TCP included (system).
+USER_US = ("user_us", "of which user space", "µs", "down")
+SYS_US = ("sys_us", "of which kernel", "µs", "down")
 # Handshakes per second of the proxy's CPU: what one proxy core sustains, whichever side is
 # the bottleneck (a TLS client works harder per handshake than the server, so on 2 CPUs the
 # client's core saturates first).
@@ -52,7 +56,7 @@ HS_CPU = ("hs_per_cpu", "handshakes per proxy CPU-s", "1/s", "up")
 LAT = [("p50", "p50", "µs", "down"), ("p99", "p99", "µs", "down"), ("p99_9", "p99.9", "µs", "down")]
 SCENARIOS = {
     "h1-small": dict(title="HTTP/1.1 keep-alive, 128 B responses", kind="http", size=128,
-                     load=["-c", "50"], metrics=[RPS] + LAT + [CPU_US]),
+                     load=["-c", "50"], metrics=[RPS] + LAT + [CPU_US, USER_US, SYS_US]),
     "h1-16k": dict(title="HTTP/1.1 keep-alive, 16 KiB responses", kind="http", size=16384,
                    load=["-c", "50"],
                    metrics=[RPS, ("mibps", "MiB/s", "MiB/s", "up")] + LAT[:2]),
@@ -61,15 +65,17 @@ SCENARIOS = {
     "h2": dict(title="HTTP/2 (h2c prior knowledge), 10 connections x 10 streams, 128 B", kind="h2c",
                size=128, load=["--h2", "-c", "10", "-m", "10"], metrics=[RPS] + LAT[:2]),
     "tls": dict(title="TLS 1.3 keep-alive, HTTP/1.1, 128 B", kind="tls", size=128,
-                load=["-c", "50"], metrics=[RPS] + LAT[:2] + [CPU_US]),
+                load=["-c", "50"], metrics=[RPS] + LAT[:2] + [CPU_US, USER_US, SYS_US]),
     "tls-hs": dict(title="TLS 1.3 handshakes (new connection per request, full handshake)",
                    kind="tls", size=128, load=["-c", "16", "--new-conn"],
                    metrics=[("rps", "handshakes/s", "1/s", "up"),
-                            ("hs_p50", "handshake p50", "µs", "down"), HS_CPU, CPU_UTIL]),
+                            ("hs_p50", "handshake p50", "µs", "down"), HS_CPU, CPU_UTIL,
+                            CPU_US, USER_US]),
     "mtls": dict(title="mTLS 1.3 handshakes (client certificate verified, new connection per request)",
                  kind="mtls", size=128, load=["-c", "16", "--new-conn"],
                  metrics=[("rps", "handshakes/s", "1/s", "up"),
-                          ("hs_p50", "handshake p50", "µs", "down"), HS_CPU, CPU_UTIL]),
+                          ("hs_p50", "handshake p50", "µs", "down"), HS_CPU, CPU_UTIL,
+                          CPU_US, USER_US]),
     "l4": dict(title="L4: 1 GiB through a TCP proxy to an echo server (1 connection)", kind="tcp",
                metrics=[("mibps", "MiB/s each way", "MiB/s", "up"),
                         ("gbps", "Gbit/s each way", "Gbit/s", "up")]),
@@ -240,6 +246,22 @@ def cpu_ns(pids):
     return total
 
 
+def cpu_ticks(pids):
+    """(user, system) clock ticks of every thread of |pids| so far (/proc/<pid>/task/*/stat):
+    coarse (10 ms), used only for the user/kernel split of the precise schedstat total."""
+    user = system = 0
+    for p in pids:
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/stat" % (p, t)) as f:
+                    rest = f.read().rsplit(")", 1)[1].split()
+                user += int(rest[11])
+                system += int(rest[12])
+        except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError, IndexError):
+            pass
+    return user, system
+
+
 class CpuWindow(threading.Thread):
     """The CPU a process tree uses from |start_after| s after start() for |length| s (or until
     stop(), whichever is first): the load generator's measured window, warm-up excluded."""
@@ -248,17 +270,20 @@ class CpuWindow(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.start_after, self.length = pid, start_after, length
         self.halt = threading.Event()
-        self.cpu_s = self.wall_s = None
+        self.cpu_s = self.wall_s = self.user_share = None
 
     def run(self):
         if self.halt.wait(self.start_after):
             return
         pids = tree_pids(self.pid)
-        a, ta = cpu_ns(pids), time.monotonic()
+        a, ta, ua = cpu_ns(pids), time.monotonic(), cpu_ticks(pids)
         self.halt.wait(self.length)
-        b, tb = cpu_ns(pids), time.monotonic()
+        b, tb, ub = cpu_ns(pids), time.monotonic(), cpu_ticks(pids)
         if tb - ta > 0.1:
             self.cpu_s, self.wall_s = (b - a) / 1e9, tb - ta
+            du, ds = ub[0] - ua[0], ub[1] - ua[1]
+            if du + ds >= 20:  # at least 0.2 s of ticks, for a meaningful split
+                self.user_share = du / float(du + ds)
 
     def stop(self):
         self.halt.set()
@@ -540,6 +565,7 @@ class Bench:
             j, cmd = self.load(plan, args, limit)
             peak = sampler.stop() if sampler else 0
             cpu_s, cpu_wall = cpuw.stop() if cpuw else (None, None)
+            user_share = cpuw.user_share if cpuw else None
         finally:
             if proxyp:
                 self.procs.stop(proxyp)
@@ -557,6 +583,9 @@ class Bench:
             met["cpu_util"] = cpu_s / cpu_wall
             met["cpu_us"] = cpu_s * 1e6 / (j["rps"] * cpu_wall)
             met["hs_per_cpu"] = j["rps"] * cpu_wall / cpu_s if cpu_s > 0 else None
+            if user_share is not None:
+                met["user_us"] = met["cpu_us"] * user_share
+                met["sys_us"] = met["cpu_us"] - met["user_us"]
         cmds = [" ".join(origin.cmd)] + ([" ".join(proxyp.cmd)] if proxyp else []) + [" ".join(cmd)]
         self.record(scen, workers, proxy, rep, met, cmds)
         log("%-10s w%d rep%d %-8s %s" % (scen, workers, rep, proxy, self.brief(scen, met)))
