@@ -401,6 +401,8 @@ static inline __attribute__((always_inline)) void on_readable_held(evutil_socket
             if (n < 0) {
                 c->flags |= CONN_F_READ_EOF;
                 conn_close(c, false);
+            } else if (n > 0) {
+                kick_buffered(c); /* the peer's end may be parked behind that data */
             }
             return;
         }

@@ -30,8 +30,9 @@ struct transport_ops {
     /* Optional: output bytes the transport holds outside c->out (splice pipes). */
     size_t (*pending)(const struct conn *c);
     /* Optional: true when input already read from the socket waits inside the transport
-     * (TLS records), so the conn must read again without waiting for the socket. Asked only
-     * of conns flagged CONN_F_TP_BUFFERS. */
+     * (TLS records, or an end of stream seen after the data last returned), so the conn
+     * must read again without waiting for the socket. Asked only of conns flagged
+     * CONN_F_TP_BUFFERS. */
     bool (*buffered)(const struct conn *c);
 };
 
