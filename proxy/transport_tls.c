@@ -319,6 +319,9 @@ static long tls_write(struct conn *c, struct evbuffer *buf)
         long r = handshake(c, t, true);
         if (r <= 0)
             return r == -RM_ECLOSED ? -RM_EIO : r;
+        /* The client's first records may have come with its Finished, into the read-ahead
+         * buffer: conn.c runs the read for them (no socket event will). */
+        c->flags |= CONN_F_TP_RD_KICK;
     }
     long total = 0;
     size_t left;

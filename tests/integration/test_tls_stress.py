@@ -1010,3 +1010,103 @@ def test_renegotiation_after_data_is_refused_and_closes(remora, upstream, certs)
     wait_for_results(up, 1, [])
     wait_stats(r, {f"listener.127.0.0.1_{port}.ssl.connection_error": 1,
                    f"listener.127.0.0.1_{port}.downstream_cx_active": 0})
+
+
+class Collect:
+    """A sink that keeps what it is fed."""
+
+    def __init__(self):
+        self.data = bytearray()
+        self.done = False
+
+    def feed(self, d):
+        self.data += d
+
+
+BANNER = b"220 remora test banner, one byte a millisecond\r\n"
+
+
+def test_server_first_upstream_while_the_handshake_runs(remora, certs):
+    """A server-first upstream (an SMTP-like banner, dribbled out for a while) makes the
+    proxy write to TLS connections whose handshake has not finished: the handshake then
+    completes inside a write, which may read the client's first records along with its
+    Finished (TLS 1.3 sends them back to back, here in one segment). They must be
+    delivered although no new socket event announces them: the client sends nothing more
+    until it has its echo. 40 connections at once; without the kick after such a write
+    some of them hang about every other run."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(128)
+    stop = threading.Event()
+    threads = []
+
+    def serve(s):
+        try:
+            s.settimeout(10)
+            for i in range(len(BANNER)):
+                s.sendall(BANNER[i:i + 1])
+                time.sleep(0.001)
+            while not stop.is_set():
+                d = s.recv(65536)
+                if not d:
+                    break
+                s.sendall(d)
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+    def accept():
+        lsock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                s, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            t = threading.Thread(target=serve, args=(s,), daemon=True)
+            t.start()
+            threads.append(t)
+
+    at = threading.Thread(target=accept, daemon=True)
+    at.start()
+    try:
+        port = free_port()
+        start_proxy(remora, [tls_tcp_listener("t", port, "up", stress_ts(certs))],
+                    [cluster("up", [lsock.getsockname()[1]])], concurrency=2)
+
+        def client(i):
+            rng = random.Random(i)
+            c = TlsPeer(port, client_ctx(certs), rng, f"conn {i}")
+            try:
+                deadline = time.monotonic() + 10
+                time.sleep(rng.uniform(0, 0.03))  # the handshake lands inside the banner
+                c.handshake(deadline)
+                msg = b"hello %d\r\n" % i
+                c.obj.write(msg)
+                c._pull()  # behind the Finished, still unsent
+                c.sock.setblocking(True)
+                c.sock.sendall(c.ct)
+                c.sock.setblocking(False)
+                c.ct.clear()
+                sink = Collect()
+                while len(sink.data) < len(BANNER + msg):
+                    assert not c.eof, bytes(sink.data)
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"conn {i}: only {bytes(sink.data)!r}")
+                    r_, _, _ = c._wait(deadline + 1, r=True, timeout=0.1)
+                    if r_:
+                        c._recv_some(sink)
+                assert bytes(sink.data) == BANNER + msg
+            finally:
+                c.close()
+
+        errors, hung = run_clients(40, client, 30)
+        assert not hung and not errors, errors[:5] + [f"hung: {hung}"]
+    finally:
+        stop.set()
+        lsock.close()
+        at.join(5)
+        for t in threads:
+            t.join(5)
