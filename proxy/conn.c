@@ -169,6 +169,17 @@ static inline void kick_buffered(struct conn *c)
         event_active(&c->rev, EV_READ, 0);
 }
 
+/* A transport write that read input (a TLS handshake finished inside it, e.g. when a
+ * server-first upstream's bytes are flushed): records that came behind the handshake's last
+ * message wait in the transport, and the socket may never be readable again for them. */
+static inline void kick_after_write(struct conn *c)
+{
+    if (__builtin_expect((c->flags & CONN_F_TP_RD_KICK) != 0, 0)) {
+        c->flags &= ~CONN_F_TP_RD_KICK;
+        kick_buffered(c);
+    }
+}
+
 void conn_read_enable_slow(struct conn *c)
 {
     c->flags &= ~CONN_F_READ_PAUSED;
@@ -299,7 +310,8 @@ void conn_flush(struct conn *c)
     }
     if (out_len(c) > high_mark(c))
         c->flags |= CONN_F_ABOVE_HIGH;
-    (void)after_write(c, false);
+    if (after_write(c, false))
+        kick_after_write(c);
 }
 
 void conn_shutdown_write(struct conn *c)
@@ -406,6 +418,8 @@ static inline __attribute__((always_inline)) void on_readable_held(evutil_socket
             if (n < 0) {
                 c->flags |= CONN_F_READ_EOF;
                 conn_close(c, false);
+            } else if (n > 0) {
+                kick_buffered(c); /* the peer's end may be parked behind that data */
             }
             return;
         }
@@ -514,6 +528,7 @@ static bool write_from_loop(struct conn *c)
         count_tx(c, n);
     if (!after_write(c, true))
         return false;
+    kick_after_write(c);
     /* From the loop (never inside the owner's own calls) tell it the output drained, so a
      * session waiting on both FINs can finish. */
     if (c->cbs && out_len(c) == 0 && !(c->flags & CONN_F_SHUT_PENDING))

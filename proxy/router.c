@@ -486,10 +486,13 @@ static void send_body(struct hstream *s)
         }
     }
     conn_flush(uc);
+    /* Reading resumes here too, not only from up_write_low: the request may have been paused
+     * before this connection was there (router_on_request_data, or hcm_parse for a pending
+     * stream), and a first flush that stays under the high mark never calls on_write_low. */
     if (conn_is_above_high(uc))
         hcm_pause_request(s, true);
     else if (s->hc->c->flags & CONN_F_READ_PAUSED)
-        hcm_pause_request(s, false); /* paused while the connection was being made */
+        hcm_pause_request(s, false);
 }
 
 static bool on_response_head(struct hstream *s);

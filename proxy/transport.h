@@ -4,7 +4,8 @@
  * plain TCP is transport_plain.c, BoringSSL TLS is transport_tls.c with the same ops
  * (handshake inside read/write; peer identity in tls.h). A transport whose read needs the
  * socket writable, or whose write needs it readable (a TLS handshake), sets
- * CONN_F_TP_RD_WANTS_W / CONN_F_TP_WR_WANTS_R on the conn and returns 0. */
+ * CONN_F_TP_RD_WANTS_W / CONN_F_TP_WR_WANTS_R on the conn and returns 0; a write that read
+ * input its reads must now deliver (a handshake finished inside it) sets CONN_F_TP_RD_KICK. */
 #ifndef RM_TRANSPORT_H
 #define RM_TRANSPORT_H
 
@@ -30,8 +31,9 @@ struct transport_ops {
     /* Optional: output bytes the transport holds outside c->out (splice pipes). */
     size_t (*pending)(const struct conn *c);
     /* Optional: true when input already read from the socket waits inside the transport
-     * (TLS records), so the conn must read again without waiting for the socket. Asked only
-     * of conns flagged CONN_F_TP_BUFFERS. */
+     * (TLS records, or an end of stream seen after the data last returned), so the conn
+     * must read again without waiting for the socket. Asked only of conns flagged
+     * CONN_F_TP_BUFFERS. */
     bool (*buffered)(const struct conn *c);
 };
 

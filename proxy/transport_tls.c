@@ -319,6 +319,9 @@ static long tls_write(struct conn *c, struct evbuffer *buf)
         long r = handshake(c, t, true);
         if (r <= 0)
             return r == -RM_ECLOSED ? -RM_EIO : r;
+        /* The client's first records may have come with its Finished, into the read-ahead
+         * buffer: conn.c runs the read for them (no socket event will). */
+        c->flags |= CONN_F_TP_RD_KICK;
     }
     long total = 0;
     size_t left;
@@ -361,9 +364,16 @@ static int tls_shutdown_write(struct conn *c)
     return transport_plain.shutdown_write(c);
 }
 
+/* True while input sits on our side of the socket, where no readiness event will report it:
+ * read-ahead bytes, records or plaintext inside BoringSSL, or an end of stream that tls_read
+ * parked behind the data it returned with it (a close_notify or a fatal alert in the same
+ * batch as the last records: unlike a FIN, it was consumed from the socket, which may never
+ * become readable again). */
 static bool tls_buffered(const struct conn *c)
 {
     const struct tls_conn *t = c->tp_ctx;
+    if (c->flags & (CONN_F_RD_EOF_PENDING | CONN_F_RD_ERR_PENDING))
+        return true;
     return t->roff < t->rlen || (t->hs_done && SSL_has_pending(t->ssl));
 }
 

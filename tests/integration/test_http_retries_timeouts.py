@@ -429,3 +429,41 @@ def test_keepalive_race_origin_closes_idle_connections(remora, tmp_path, py_orig
     assert statuses == [200] * n, statuses
     assert ka.idle_closes >= n // 2          # the origin really closed idle connections
     wait_stats(e.r, {"cluster.ka.upstream_rq_2xx": n, "cluster.ka.upstream_rq_5xx": 0})
+
+
+def test_upload_paused_while_pending_resumes_on_the_connection(remora, tmp_path, py_origins):
+    """A request body that waited for a connection (max_connections 1, the connection busy)
+    past the buffer limit pauses the downstream; once the connection serves it, reading must
+    resume even though its first flush stays under the upstream's high watermark (no
+    on_write_low is due)."""
+    o = py_origins()
+    o.script.append({"delay": 0.6, "body": b"first"})
+    port = free_port()
+    lst = http_listener("http", port, hcm([vhost("all", ["*"], [route("/", "py")])]))
+    lst["per_connection_buffer_limit_bytes"] = 16384
+    start_proxy(remora, [lst], [cluster(
+        "py", [o.port], per_connection_buffer_limit_bytes=16384,
+        circuit_breakers={"thresholds": [{"max_connections": 1, "max_pending_requests": 4}]})])
+    body = os.urandom(300 * 1024)
+    got = {}
+
+    def slow():
+        with HttpConn(port, timeout=10) as c:
+            got["first"] = c.request("GET", "/slow")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    try:
+        o.wait_requests(1)
+        with HttpConn(port, timeout=10) as c:
+            sender = threading.Thread(target=c.send, args=(
+                b"POST /up HTTP/1.1\r\nhost: test.local\r\ncontent-length: %d\r\n\r\n" % len(body)
+                + body,), daemon=True)
+            sender.start()
+            res = c.read_response("POST")
+            sender.join(5)
+    finally:
+        t.join(timeout=10)
+    assert got["first"].status == 200
+    assert res.status == 200
+    assert o.requests[1].body == body
