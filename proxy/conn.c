@@ -39,8 +39,26 @@ static void wev_on(struct conn *c)
 {
     if (!(c->flags & CONN_F_WEV_ON)) {
         c->flags |= CONN_F_WEV_ON;
+        if (__builtin_expect((c->flags & CONN_F_WEV_KICKED) != 0, 0)) {
+            /* libevent's event_add() does nothing to an event that is active (made so by
+             * wev_kick) but not added: it would stay unregistered with epoll once its
+             * callback ran, output pending and nothing left to write it. Re-add it for
+             * real, then keep the kick. */
+            event_del(&c->wev);
+            event_add(&c->wev, NULL);
+            event_active(&c->wev, EV_WRITE, 0);
+            return;
+        }
         event_add(&c->wev, NULL);
     }
+}
+
+/* Runs the write callback from the loop (deferred reports: a connect or write error, the
+ * low watermark reached inside conn_flush). */
+static void wev_kick(struct conn *c)
+{
+    c->flags |= CONN_F_WEV_KICKED;
+    event_active(&c->wev, EV_WRITE, 0);
 }
 
 static void wev_off(struct conn *c)
@@ -140,7 +158,7 @@ int conn_new_connect(struct worker *w, const struct sockaddr *addr, socklen_t le
     if (connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
         /* Report asynchronously so callers have one code path for failures. */
         c->err = errno;
-        event_active(&c->wev, EV_WRITE, 0);
+        wev_kick(c);
     } else {
         wev_on(c);
     }
@@ -237,7 +255,7 @@ static void fail_later(struct conn *c, int err)
 {
     c->err = err;
     c->flags |= CONN_F_ERR_PENDING;
-    event_active(&c->wev, EV_WRITE, 0);
+    wev_kick(c);
 }
 
 static void arm_timer_ms(struct conn *c, uint64_t ms)
@@ -285,7 +303,7 @@ static bool after_write(struct conn *c, bool from_loop)
     }
     if ((c->flags & CONN_F_ABOVE_HIGH) && left <= low_mark(c)) {
         if (!from_loop) {
-            event_active(&c->wev, EV_WRITE, 0);
+            wev_kick(c);
             return true;
         }
         c->flags &= ~CONN_F_ABOVE_HIGH;
@@ -468,6 +486,7 @@ static void on_writable_held(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
     (void)what;
+    c->flags &= ~CONN_F_WEV_KICKED;
     if (c->flags & CONN_F_CONNECTING) {
         int err = c->err;
         if (!err) {

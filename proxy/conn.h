@@ -73,6 +73,7 @@ struct conn_cbs {
 #define CONN_F_TP_RD_WANTS_W 0x10000u /* the transport's read waits for writability (TLS) */
 #define CONN_F_TP_WR_WANTS_R 0x20000u /* the transport's write waits for readability (TLS) */
 #define CONN_F_TP_BUFFERS 0x40000u    /* the transport may hold read input (tp->buffered) */
+#define CONN_F_WEV_KICKED 0x100000u   /* the write event was made active by hand (wev_kick) */
 #define CONN_F_TP_RD_KICK 0x80000u    /* the transport's write read input: run the read */
 
 struct conn {
