@@ -129,6 +129,27 @@ class HttpResponseExpect:
         return f"head={self.have_head} body={self.body.state()}"
 
 
+def tcp_queues(port):
+    """Both ends of the loopback TCP connection that has |port| at one end, from
+    /proc/net/tcp (for failure messages): state, bytes queued to send and to read, the
+    timer (1 retransmit, 4 zero-window probe) and how far it is."""
+    out = []
+    try:
+        with open("/proc/net/tcp") as f:
+            lines = f.readlines()[1:]
+    except OSError:
+        return "no /proc/net/tcp"
+    for line in lines:
+        f = line.split()
+        lp, rp = int(f[1].split(":")[1], 16), int(f[2].split(":")[1], 16)
+        if port in (lp, rp):
+            tx, rx = (int(x, 16) for x in f[4].split(":"))
+            tr, when = f[5].split(":")
+            out.append(f"{lp}->{rp} st={f[3]} sendq={tx} recvq={rx} timer={int(tr, 16)}/"
+                       f"{int(when, 16)} retrans={int(f[6], 16)}")
+    return "; ".join(out) or "gone"
+
+
 def pick_write(rng):
     """Write sizes around every record boundary: tiny, small, about one record, many."""
     r = rng.random()
@@ -151,6 +172,15 @@ def pick_pause(rng):
     if r < 0.02:
         return rng.uniform(0.001, 0.03)
     return 0.0
+
+
+def pick_mss(rng, rcvbuf):
+    """A client MSS (TCP_MAXSEG). Not more than a small receive window holds: the kernel
+    then sends nothing but zero-window probes, with back-off, and a megabyte takes minutes
+    (seen as the proxy's socket in FIN_WAIT1 with everything in its send queue)."""
+    if rcvbuf and rcvbuf <= 8192:
+        return rng.choice([536, 1400])
+    return rng.choice([536, 1400, 9000, None])
 
 
 def pick_read(rng):
@@ -233,6 +263,9 @@ class TlsPeer:
         self.ssl_p = None
         self.read_rate = None       # bytes/s: a slow reader, the proxy's writes must wait
         self.rnext = 0.0
+        self.sink = None
+        self.rx_total = 0           # ciphertext bytes received
+        self.last_rx = time.monotonic()
 
     def close(self):
         self.sock.close()
@@ -260,6 +293,8 @@ class TlsPeer:
             d = b""
         if d:
             self.inc.write(d)
+            self.rx_total += len(d)
+            self.last_rx = time.monotonic()
         else:
             self.eof = True
             self.inc.write_eof()
@@ -311,7 +346,13 @@ class TlsPeer:
         return select.select([self.sock] if r else [], [self.sock] if w else [], [], t)
 
     def state(self):
-        return (f"sent {self.sent_total}, ct pending {len(self.ct)}, eof={self.eof} "
+        try:
+            tcp = tcp_queues(self.sock.getsockname()[1])
+        except OSError:
+            tcp = "closed"
+        return (f"tcp [{tcp}], sent {self.sent_total}, ct pending {len(self.ct)}, received "
+                f"{self.sink.state() if self.sink else '-'} ({self.rx_total} bytes of records, "
+                f"the last {time.monotonic() - self.last_rx:.1f}s ago), eof={self.eof} "
                 f"close_notify={self.tls_closed} ragged={self.ragged} fin_sent={self.fin_sent}")
 
     def exchange(self, out, sink, deadline, end=None, key_update_at=(), until_close=False):
@@ -321,6 +362,7 @@ class TlsPeer:
         `until_close`, reads on until the proxy's close_notify (which must come: a close
         without it fails)."""
         rng = self.rng
+        self.sink = sink
         sent = 0
         ku = sorted(key_update_at)
         ended = end is None
@@ -756,7 +798,7 @@ def test_tcp_proxy_tls_duplex_stress(remora, upstream, certs, request, version):
             flags=(FIN_AFTER_EOF if (i // 2) % 2 == 0 else 0) | up_rate << RATE_SHIFT,
             read_rate=read_rate,
             rcvbuf=rcvbuf,
-            sndbuf=rng.choice([4096, 8192, None]), mss=rng.choice([536, 1400, 9000, None]),
+            sndbuf=rng.choice([4096, 8192, None]), mss=pick_mss(rng, rcvbuf),
             ku=sorted(rng.randrange(1, ul) for _ in range(3)) if version == "1.3" and ul > 1
             else []))
     peers = {}
@@ -861,7 +903,7 @@ def test_hcm_tls_stress(remora, upstream, certs, request, version):
             reqs.append(q)
         plans.append(dict(rng=rng, port=ports["small" if i % 2 else "default"], reqs=reqs,
                           rcvbuf=rcvbuf, sndbuf=rng.choice([4096, 8192, None]),
-                          mss=rng.choice([536, 1400, 9000, None])))
+                          mss=pick_mss(rng, rcvbuf)))
     peers = {}
 
     def client(i):
