@@ -5,7 +5,8 @@ Proves: origin behaviours (status, size, latency, fail fraction, resets, close, 
 body digest, instance name, pipelining, chunked bodies, HTTP/2, TLS, TCP echo, clean SIGTERM)
 observed with curl and Python's http.client; and the load generator's accounting (exact -n,
 --json schema, check mode, error kinds, open-loop rate, weighted URLs, TLS/mTLS handshake
-stats) plus throughput agreement with wrk and h2load within 10%.
+stats) plus throughput agreement with wrk and h2load within 10%, each remora-load rate also held
+to the origin's own count of what it answered.
 
 Every process is started on port 0 and killed by pid in a fixture finalizer; every load run is
 bounded by -n or by -d <= 3 s.
@@ -15,10 +16,12 @@ import http.client
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import time
 
@@ -495,43 +498,149 @@ def test_load_human_output(origin):
 
 
 # ---- agreement with wrk and h2load -----------------------------------------------------------
-
-def _best_of(runs, fns):
-    """Interleaves the tools so that machine noise hits both alike; best result of each."""
-    best = [0.0] * len(fns)
-    for _ in range(runs):
-        for i, fn in enumerate(fns):
-            best[i] = max(best[i], fn())
-    return best
-
-
-def _agree(fns, lo=0.9, hi=1.1):
-    best = _best_of(3, fns)
-    ratio = best[0] / best[1]
-    if not lo <= ratio <= hi:  # one more set before calling it: the machine has 2 noisy cores
-        best = [max(a, b) for a, b in zip(best, _best_of(2, fns))]
-        ratio = best[0] / best[1]
-    return best, ratio
-
-
-def _ours(url, *args):
-    return lambda: run_load("-t", 1, "-d", 3, *args, url, cpu=1)["rps"]
+#
+# The machine has two noisy cores: a neighbour can take a third of a run's throughput for a
+# second or two. The tools therefore run in interleaved pairs of short runs (A B, then B A, ...),
+# so that slow noise hits both runs of a pair alike, and a comparison is the median of the
+# per-pair ratios, which a burst in a few pairs does not move (the best of three runs per tool,
+# used before, set the luckiest run of one tool against the luckiest run of the other). Every
+# run loads a fresh origin pinned to CPU 0 (the client on CPU 1), and the origin's own count of
+# the requests it answered is the ground truth remora-load is held to: in every run its
+# responses against the origin's count (exact but for the requests in flight when the window
+# closed), and its rate against the origin's rate over the run's wall time within 10%. The wall
+# time also covers the process start, the connects and the exit (10 - 50 ms, once 210 ms on a
+# busy machine), which can only raise that ratio: every run must be above 0.9, the median of
+# the runs below 1.1. Noise slows the origin and the client together, so neither check moves
+# with it; an accounting error shows in every run.
+PAIRS = 7
+RUN_S = 2
 
 
-def _wrk(url, c):
-    def run():
-        p = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c%d" % c, "-d3s", url],
+class Run:
+    """One client run: the rate and the number of responses the client reported, and what the
+    origin saw."""
+
+    def __init__(self, tool, rps, count, served, wall, cpu, load=None):
+        self.tool, self.rps, self.count, self.served, self.wall = tool, rps, count, served, wall
+        self.cpu, self.load = cpu, load   # cpu: the client's user + system seconds
+
+    @property
+    def fidelity(self):
+        """The reported rate over the origin's rate during the run (remora-load: about 1.01, the
+        wall time also covers the process start and the connects; h2load's start takes ~70 ms)."""
+        return self.rps / (self.served / self.wall)
+
+    @property
+    def per_cpu_s(self):
+        """Responses per second of CPU the client used: its cost per request, which does not
+        depend on how much of a core a neighbour left it."""
+        return self.count / max(self.cpu, 1e-3)
+
+    def __repr__(self):
+        return "%s %.0f rps, %d responses, %.2f s CPU (origin: %d answered in %.3f s)" % (
+            self.tool, self.rps, self.count, self.cpu, self.served, self.wall)
+
+
+def _children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _served(o):
+    """Stops a bench origin; the number of requests it answered (it prints it on SIGTERM)."""
+    rc, err = o.stop()
+    assert "Sanitizer" not in err and "runtime error" not in err, err
+    assert rc == 0, "origin exit code %s: %s" % (rc, err)
+    m = re.search(r"after (\d+) requests", err)
+    assert m, err
+    return int(m.group(1))
+
+
+def _ours(*args, inflight):
+    """remora-load; |inflight|: the most requests it may have in flight (connections x
+    streams), which the origin may answer after the measured window closed."""
+    def run(url):
+        r = run_load("-t", 1, "-d", RUN_S, *args, url, cpu=1)
+        return r["rps"], r["responses"], r
+    run.tool, run.inflight = "remora-load", inflight
+    return run
+
+
+def _wrk(c):
+    def run(url):
+        p = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", "-c%d" % c, "-d%ds" % RUN_S, url],
                            capture_output=True, timeout=30)
-        return float(re.search(rb"Requests/sec:\s+([\d.]+)", p.stdout).group(1))
+        return (float(re.search(rb"Requests/sec:\s+([\d.]+)", p.stdout).group(1)),
+                int(re.search(rb"(\d+) requests in ", p.stdout).group(1)), None)
+    run.tool = "wrk"
     return run
 
 
-def _h2load(url, c, m):
-    def run():
-        p = subprocess.run(["taskset", "-c", "1", "h2load", "-c", str(c), "-m", str(m), "-D", "3",
-                            url], capture_output=True, timeout=30)
-        return float(re.search(rb"finished in [\d.]+s, ([\d.]+) req/s", p.stdout).group(1))
+def _h2load(c, m):
+    def run(url):
+        p = subprocess.run(["taskset", "-c", "1", "h2load", "-c", str(c), "-m", str(m), "-D",
+                            str(RUN_S), url], capture_output=True, timeout=30)
+        return (float(re.search(rb"finished in [\d.]+s, ([\d.]+) req/s", p.stdout).group(1)),
+                int(re.search(rb"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded",
+                              p.stdout).group(1)), None)
+    run.tool = "h2load"
     return run
+
+
+def _check_accounting(run, inflight):
+    """One remora-load run against the origin it loaded: every response it counted was
+    answered, the origin answered no more than those plus the failed ones and the ones in flight
+    when the window closed, and the reported rate is not below 0.9 of the origin's over the
+    run's wall time (the window lies inside the run, so that ratio is at least ~1)."""
+    r = run.load
+    assert r["responses"] <= run.served <= r["requests"] + inflight, \
+        ("remora-load counted %d responses (%d requests), the origin answered %d"
+         % (r["responses"], r["requests"], run.served), run)
+    assert run.fidelity >= 0.9, ("reported / origin rate %.3f" % run.fidelity, run)
+
+
+def _rate_failure(pairs):
+    """The upper side over all of a comparison's remora-load runs: the median of (reported
+    rate / the origin's rate over the wall time) at most 1.1; None when it is."""
+    m = statistics.median(a.fidelity for a, _ in pairs)
+    if m > 1.1:
+        return ("remora-load: median reported / origin rate %.3f" % m, [a for a, _ in pairs])
+    return None
+
+
+def _one(origin_factory, origin_args, client):
+    o = origin_factory(*origin_args, cpu=0)
+    cpu, t = _children_cpu(), time.monotonic()
+    rps, count, load = client(o.url + "/")
+    wall, cpu = time.monotonic() - t, _children_cpu() - cpu   # the client only: it was reaped
+    run = Run(client.tool, rps, count, _served(o), wall, cpu, load)
+    if load is not None:
+        _check_accounting(run, client.inflight)
+    return run
+
+
+def _pairs(origin_factory, origin_args, ours, other):
+    """PAIRS interleaved pairs of runs, the order alternating; [(ours, other)] as Runs."""
+    out = []
+    for i in range(PAIRS):
+        if i % 2 == 0:
+            a = _one(origin_factory, origin_args, ours)
+            b = _one(origin_factory, origin_args, other)
+        else:
+            b = _one(origin_factory, origin_args, other)
+            a = _one(origin_factory, origin_args, ours)
+        out.append((a, b))
+    return out
+
+
+def _median_ratio(pairs, key):
+    return statistics.median(key(a) / key(b) for a, b in pairs)
+
+
+def _report(what, pairs, ratio):
+    print("%s: median remora-load/%s ratio %.3f over %d pairs of %d s: %s"
+          % (what, pairs[0][1].tool, ratio, len(pairs), RUN_S,
+             ", ".join("%.0f/%.0f" % (a.rps, b.rps) for a, b in pairs)))
 
 
 # Throughput comparisons mean nothing under sanitizers; `make test` (CI) runs them on the
@@ -542,38 +651,61 @@ needs_h2load = pytest.mark.skipif(ASAN, reason="throughput comparison needs a re
 
 # The asserted comparisons use a target whose capacity the target itself sets: every response
 # takes 2 ms, 20 requests in flight, so ~10k req/s whichever client measures it, at a CPU load
-# low enough that the 2-core machine's noise does not decide the result. The origin is pinned to
-# CPU 0, the clients to CPU 1.
+# low enough that the 2-core machine's noise does not decide the result.
 @needs_wrk
 def test_throughput_agrees_with_wrk(origin_factory):
-    url = origin_factory("--latency-ms", "2", cpu=0).url + "/"
-    best, ratio = _agree([_ours(url, "-c", 20), _wrk(url, 20)])
-    print("latency-bound h1: remora-load %.0f rps, wrk %.0f rps, ratio %.3f"
-          % (best[0], best[1], ratio))
-    assert 0.9 <= ratio <= 1.1, (best, ratio)
+    pairs = _pairs(origin_factory, ("--latency-ms", "2"), _ours("-c", 20, inflight=20), _wrk(20))
+    ratio = _median_ratio(pairs, lambda r: r.rps)
+    _report("latency-bound h1", pairs, ratio)
+    assert _rate_failure(pairs) is None, _rate_failure(pairs)
+    assert 0.9 <= ratio <= 1.1, (ratio, pairs)
 
 
 @needs_h2load
 def test_throughput_agrees_with_h2load(origin_factory):
-    url = origin_factory("--latency-ms", "2", cpu=0).url + "/"
-    best, ratio = _agree([_ours(url, "--h2", "-c", 4, "-m", 5), _h2load(url, 4, 5)])
-    print("latency-bound h2: remora-load %.0f rps, h2load %.0f rps, ratio %.3f"
-          % (best[0], best[1], ratio))
-    assert 0.9 <= ratio <= 1.1, (best, ratio)
+    pairs = _pairs(origin_factory, ("--latency-ms", "2"),
+                   _ours("--h2", "-c", 4, "-m", 5, inflight=20), _h2load(4, 5))
+    ratio = _median_ratio(pairs, lambda r: r.rps)
+    _report("latency-bound h2", pairs, ratio)
+    assert _rate_failure(pairs) is None, _rate_failure(pairs)
+    assert 0.9 <= ratio <= 1.1, (ratio, pairs)
 
 
 # CPU-bound: a zero-byte origin on one core, the client on the other. Here the clients' own cost
-# per request matters (wrk waits for a writable event before every request; remora-load writes at
-# once), so the numbers are reported and only grossly checked unless REMORA_BENCH_STRICT=1.
+# per request decides the rate (wrk waits for a writable event before every request; remora-load
+# writes at once): with both at 100% of CPU 1 the origin answers remora-load 10-30% more
+# requests per second than wrk, so the ratio of the rates is a property of the clients, not of
+# the accounting, and sits near any bound placed around 1; and with a neighbour on the machine
+# the rate is mostly how much of a core each run was left (single pairs from 0.5 to 2.4). What
+# is asserted: remora-load is held to the origin in every run (above); each tool's count against
+# what the origin answered in the same run, the two medians of that agreeing within 10%; and
+# remora-load's cost per request (responses per CPU second) is not grossly above the
+# reference's. With REMORA_BENCH_STRICT=1 the rates themselves must agree within 10%.
 @needs_wrk
 @needs_h2load
 def test_throughput_cpu_bound_vs_wrk_and_h2load(origin_factory):
-    url = origin_factory(cpu=0).url + "/"
     strict = os.environ.get("REMORA_BENCH_STRICT") == "1"
-    lo, hi = (0.9, 1.1) if strict else (0.75, 1.33)
-    best, r1 = _agree([_ours(url, "-c", 50), _wrk(url, 50)], lo, hi)
-    print("cpu-bound h1: remora-load %.0f rps, wrk %.0f rps, ratio %.3f" % (best[0], best[1], r1))
-    best2, r2 = _agree([_ours(url, "--h2", "-c", 10, "-m", 10), _h2load(url, 10, 10)], lo, hi)
-    print("cpu-bound h2: remora-load %.0f rps, h2load %.0f rps, ratio %.3f"
-          % (best2[0], best2[1], r2))
-    assert lo <= r1 <= hi and lo <= r2 <= hi, (best, r1, best2, r2)
+    failures = []
+    for what, ours, other in (("cpu-bound h1", _ours("-c", 50, inflight=50), _wrk(50)),
+                              ("cpu-bound h2", _ours("--h2", "-c", 10, "-m", 10, inflight=100),
+                               _h2load(10, 10))):
+        pairs = _pairs(origin_factory, (), ours, other)
+        rate = _median_ratio(pairs, lambda r: r.rps)
+        seen = _median_ratio(pairs, lambda r: r.count / r.served)
+        cost = _median_ratio(pairs, lambda r: r.per_cpu_s)
+        _report(what, pairs, rate)
+        print("%s: median ratios: responses counted / answered by the origin %.4f, responses "
+              "per CPU second %.3f (%s); reported / origin rate: %s" % (
+                  what, seen, cost, ", ".join("%.0f/%.0f" % (a.per_cpu_s, b.per_cpu_s)
+                                              for a, b in pairs),
+                  ", ".join("%.3f/%.3f" % (a.fidelity, b.fidelity) for a, b in pairs)))
+        if _rate_failure(pairs):
+            failures.append("%s: %s; %r" % ((what,) + _rate_failure(pairs)))
+        if not 0.9 <= seen <= 1.1:
+            failures.append("%s: median counted / answered ratio %.4f; %r" % (what, seen, pairs))
+        if cost < 0.75:
+            failures.append("%s: median responses per CPU second ratio %.3f; %r"
+                            % (what, cost, pairs))
+        if strict and not 0.9 <= rate <= 1.1:
+            failures.append("%s: median rate ratio %.3f; %r" % (what, rate, pairs))
+    assert not failures, "\n".join(failures)

@@ -126,7 +126,13 @@ CASES = [
 MALFORMED = [c for c in CASES if c.level != "ok"]
 assert len(MALFORMED) >= 35
 
-LOG_FMT = "%DOWNSTREAM_REMOTE_ADDRESS% %RESPONSE_CODE% %RESPONSE_FLAGS%\n"
+# A case's line is found by its connection: the client's address *and* the listener's. The
+# client's address alone is not unique: Linux picks ephemeral ports per destination, so a
+# client of the strict listener may get the port an earlier client of the main listener had
+# (seen: cl_hex and underscore_rejected both "127.0.0.1:49940", two lines each).
+LOG_FMT = ("%DOWNSTREAM_REMOTE_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %RESPONSE_CODE% "
+           "%RESPONSE_FLAGS%\n")
+UP_TX = "cluster.origin.upstream_cx_tx_bytes_total"
 SANITIZER_MARKS = ("AddressSanitizer", "runtime error:", "LeakSanitizer", "Segmentation fault")
 
 
@@ -158,19 +164,20 @@ def run(tmp_path_factory):
            "results": {}}
     try:
         crashed_on = None
+        used_keys = set()
         for case in CASES:
             if crashed_on:
                 out["results"][case.name] = dict(EMPTY_RESULT,
                                                  err=f"not run: remora crashed on {crashed_on}")
                 continue
-            out["results"][case.name] = res = run_case(r, py, ports, prefixes, case)
+            out["results"][case.name] = res = run_case(r, py, ports, prefixes, case, used_keys)
             if res["crash"]:
                 crashed_on = case.name
         # One wait for the whole table: every case left exactly one access log line.
         want = {res["client"] for res in out["results"].values() if res["client"]}
 
         def logged():
-            seen = {l.split(" ")[0] for l in read_log_lines(log)}
+            seen = {line_key(l.split(" ")) for l in read_log_lines(log)}
             return want <= seen
         try:
             if r.proc.poll() is None:
@@ -180,7 +187,7 @@ def run(tmp_path_factory):
         lines = {}
         for l in read_log_lines(log):
             f = l.split(" ")
-            lines.setdefault(f[0], []).append(f)
+            lines.setdefault(line_key(f), []).append(f)
         out["lines"] = lines
         out["final_py_bytes"] = py.bytes
         yield out
@@ -190,24 +197,56 @@ def run(tmp_path_factory):
         r.assert_clean_log()
 
 
+def line_key(fields):
+    """An access log line's connection: "<client address> <listener address>"."""
+    return " ".join(fields[:2])
+
+
+def origin_settled(r, py, timeout=2.0):
+    """Waits until the origin has received every byte Remora wrote to it (the origin's
+    threads count what they read, so a head forwarded just before a local reply can arrive
+    after the client already has its answer). Returns False on timeout: the byte deltas
+    then show the difference."""
+    try:
+        wait_for(lambda: stats(r).get(UP_TX, 0) == py.bytes, timeout, what=UP_TX)
+        return True
+    except AssertionError:
+        return False
+
+
 EMPTY_RESULT = {"client": None, "status": None, "resp": None, "err": None, "closed": None,
                 "pe_delta": None, "bytes_delta": None, "new_requests": None, "crash": None}
 
 
-def run_case(r, py, ports, prefixes, case):
+def run_case(r, py, ports, prefixes, case, used_keys):
     pe = f"http.{prefixes[case.listener]}.downstream_cx_protocol_error"
     out = dict(EMPTY_RESULT)
     if r.proc.poll() is not None:
         out["err"] = "remora is not running (it died during an earlier case)"
         return out
+    origin_settled(r, py)
     before = {"bytes": py.bytes, "reqs": len(py.requests), "pe": stats(r).get(pe, 0),
               "log": len(r.log())}
+    # A connection (client and listener address) is a case's identity in the access log: it
+    # must not be an earlier case's (the kernel may reuse a 4-tuple whose proxy side is in
+    # TIME_WAIT). Nothing is sent before the check, so another connect changes nothing else.
+    c = key = None
     try:
-        c = HttpConn(ports[case.listener], timeout=5)
+        for _ in range(5):
+            c = HttpConn(ports[case.listener], timeout=5)
+            key = f"127.0.0.1:{c.local_port} 127.0.0.1:{ports[case.listener]}"
+            if key not in used_keys:
+                break
+            c.close()
+            c = None
     except OSError as e:
         out["err"] = f"connect: {e!r}"
         return out
-    out["client"] = f"127.0.0.1:{c.local_port}"
+    if c is None:
+        out["err"] = f"connect: the kernel kept giving an earlier case's connection {key}"
+        return out
+    used_keys.add(key)
+    out["client"] = key
     res = None
     try:
         c.send(case.raw)
@@ -229,6 +268,7 @@ def run_case(r, py, ports, prefixes, case):
     if r.proc.poll() is not None or any(bad in new_log for bad in SANITIZER_MARKS):
         out["crash"] = f"remora crashed on this case (exit {r.proc.poll()}):\n{new_log[:4000]}"
         return out
+    origin_settled(r, py)
     out.update(status=res.status if res else None, resp=res,
                pe_delta=stats(r).get(pe, 0) - before["pe"],
                bytes_delta=py.bytes - before["bytes"], new_requests=py.requests[before["reqs"]:])
@@ -257,12 +297,12 @@ def test_request(run, case):
     lines = run["lines"].get(res["client"], [])
     assert len(lines) == 1, f"{ctx}: access log lines for {res['client']}: {lines}"
     f = lines[0]
-    assert f[1] == str(case.status), f"{ctx}: logged {f}"
-    flags = f[2].split(",")
+    assert f[2] == str(case.status), f"{ctx}: logged {f}"
+    flags = f[3].split(",")
     if case.dpe is True:
-        assert "DPE" in flags, f"{ctx}: logged flags {f[2]}"
+        assert "DPE" in flags, f"{ctx}: logged flags {f[3]}"
     elif case.dpe is False:
-        assert "DPE" not in flags, f"{ctx}: logged flags {f[2]}"
+        assert "DPE" not in flags, f"{ctx}: logged flags {f[3]}"
 
 
 def test_nothing_reached_the_origin_late(run):
