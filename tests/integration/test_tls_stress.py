@@ -434,17 +434,16 @@ FIN_AFTER_EOF = 1  # the upstream sends its FIN only after the proxy's
 RATE_SHIFT = 8     # flags >> 8: the upstream reads at most this many MB/s (0: no limit)
 
 
-class Upstream:
-    """Plain TCP upstream of the tcp_proxy tests. Each connection starts with a header (its
-    id, the stream it must receive, the stream it sends back); then it reads and writes at
-    once, with random sizes and pauses, through small socket buffers. Its FIN comes once
-    everything is sent (or, with FIN_AFTER_EOF, after the proxy's FIN too)."""
+class StressServer:
+    """A listener on 127.0.0.1 with small socket buffers and MSS (inherited by accepted
+    sockets: window scaling is decided at SYN); one thread per accepted connection runs
+    self._serve(sock, n)."""
 
     def __init__(self, seed, bufsize=16384, mss=1000):
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
-        if bufsize:  # inherited by accepted sockets (window scaling is decided at SYN)
+        if bufsize:
             self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, bufsize)
             self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, bufsize)
         self.lsock.bind(("127.0.0.1", 0))
@@ -452,9 +451,10 @@ class Upstream:
         self.port = self.lsock.getsockname()[1]
         self.seed = seed
         self.lock = threading.Lock()
-        self.results = {}   # id → "ok" or the failure
+        self.results = {}  # id → "ok" or the failure
         self.progress = {}  # id → state string
         self.errors = []
+        self.socks = []
         self.stop_flag = False
         self.threads = []
         self.t = threading.Thread(target=self._accept, daemon=True)
@@ -471,9 +471,29 @@ class Upstream:
             except OSError:
                 return
             n += 1
+            self.socks.append(s)
             t = threading.Thread(target=self._serve, args=(s, n), daemon=True)
             t.start()
             self.threads.append(t)
+
+    def stop(self):
+        self.stop_flag = True
+        self.lsock.close()
+        self.t.join(5)
+        for s in self.socks:  # idle keep-alive connections wait in recv()
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in self.threads:
+            t.join(5)
+
+
+class Upstream(StressServer):
+    """Plain TCP upstream of the tcp_proxy tests. Each connection starts with a header (its
+    id, the stream it must receive, the stream it sends back); then it reads and writes at
+    once, with random sizes and pauses, through small socket buffers. Its FIN comes once
+    everything is sent (or, with FIN_AFTER_EOF, after the proxy's FIN too)."""
 
     def _serve(self, s, n):
         rng = random.Random(self.seed * 1000 + n)
@@ -547,55 +567,11 @@ class Upstream:
         finally:
             s.close()
 
-    def stop(self):
-        self.stop_flag = True
-        self.lsock.close()
-        self.t.join(5)
-        for t in self.threads:
-            t.join(5)
 
-
-class HttpOrigin:
+class HttpOrigin(StressServer):
     """HTTP/1.1 origin of the connection manager tests: `POST /s?id=..&uo=..&ul=..&do=..&dl=..`
     must carry the stream (uo, ul) as its body, read slowly; the answer is a 200 whose body is
     the stream (do, dl), written in random pieces with pauses."""
-
-    def __init__(self, seed, bufsize=16384, mss=1000):
-        self.lsock = socket.socket()
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
-        if bufsize:
-            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, bufsize)
-            self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, bufsize)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(256)
-        self.port = self.lsock.getsockname()[1]
-        self.seed = seed
-        self.lock = threading.Lock()
-        self.results = {}  # request id → "ok" or the failure
-        self.progress = {}  # request id → state string
-        self.errors = []
-        self.socks = []
-        self.stop_flag = False
-        self.threads = []
-        self.t = threading.Thread(target=self._accept, daemon=True)
-        self.t.start()
-
-    def _accept(self):
-        self.lsock.settimeout(0.1)
-        n = 0
-        while not self.stop_flag:
-            try:
-                s, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            n += 1
-            self.socks.append(s)
-            t = threading.Thread(target=self._serve, args=(s, n), daemon=True)
-            t.start()
-            self.threads.append(t)
 
     def _serve(self, s, n):
         rng = random.Random(self.seed * 1000 + n)
@@ -660,19 +636,6 @@ class HttpOrigin:
                     self.errors.append(repr(e))
         finally:
             s.close()
-
-    def stop(self):
-        self.stop_flag = True
-        self.lsock.close()
-        self.t.join(5)
-        for s in self.socks:  # idle keep-alive connections wait in recv()
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in self.threads:
-            t.join(5)
-
 
 @pytest.fixture
 def upstream():
