@@ -76,9 +76,13 @@ SCENARIOS = {
                  metrics=[("rps", "handshakes/s", "1/s", "up"),
                           ("hs_p50", "handshake p50", "µs", "down"), HS_CPU, CPU_UTIL,
                           CPU_US, USER_US]),
+    # load_busy: how busy the core(s) of remora-load and the echo origin were over the
+    # transfer (on 2 CPUs they share one): when it is ~100% in every row, that core, not the
+    # proxy, sets the rate. cpu_util: the proxy's own CPU (direct: the origin's) in cores.
     "l4": dict(title="L4: 1 GiB through a TCP proxy to an echo server (1 connection)", kind="tcp",
                metrics=[("mibps", "MiB/s each way", "MiB/s", "up"),
-                        ("gbps", "Gbit/s each way", "Gbit/s", "up")]),
+                        ("gbps", "Gbit/s each way", "Gbit/s", "up"), CPU_UTIL,
+                        ("load_busy", "client + origin core busy", "%", "down")]),
     "open-loop": dict(title="Open loop at 70% of HAProxy's maximum rate (HTTP/1.1, 50 connections, 128 B)",
                       kind="http", size=128, load=["-c", "50"],
                       metrics=[("p99", "p99", "µs", "down"), ("p50", "p50", "µs", "down"),
@@ -562,10 +566,18 @@ class Bench:
             if kind != "tcp":
                 cpuw = CpuWindow(proxyp.pid if proxyp else origin.pid, m["warm"], m["dur"])
                 cpuw.start()
+            else:  # L4 has no warm-up: the whole transfer is the window
+                pids = tree_pids(proxyp.pid if proxyp else origin.pid)
+                st0, ns0, t0 = cpu_stat(), cpu_ns(pids), time.monotonic()
             j, cmd = self.load(plan, args, limit)
             peak = sampler.stop() if sampler else 0
             cpu_s, cpu_wall = cpuw.stop() if cpuw else (None, None)
             user_share = cpuw.user_share if cpuw else None
+            if kind == "tcp":
+                st1, cpu_wall = cpu_stat(), time.monotonic() - t0
+                cpu_s = (cpu_ns(pids) - ns0) / 1e9
+                load_busy = max([b for b in (busy_pct(st0, st1, c) for c in {plan["load"], plan["origin"]})
+                                 if b is not None] or [None])
         finally:
             if proxyp:
                 self.procs.stop(proxyp)
@@ -579,6 +591,8 @@ class Bench:
                    requests=j["requests"], peak_rss_kib=peak)
         if kind == "tcp":
             met["errors"] = j["errors"]["total"] + (0 if j["rx_bytes"] == j["tx_bytes"] else 1)
+            met["cpu_util"] = cpu_s / cpu_wall if cpu_wall > 0 else None
+            met["load_busy"] = load_busy
         if cpu_s is not None and j["rps"] > 0:
             met["cpu_util"] = cpu_s / cpu_wall
             met["cpu_us"] = cpu_s * 1e6 / (j["rps"] * cpu_wall)
@@ -836,19 +850,29 @@ class Bench:
         self.busy_end = cpu_busy()
 
 
+def cpu_stat():
+    """{"cpuN": (all ticks, idle + iowait ticks, steal ticks)} from /proc/stat."""
+    out = {}
+    for line in open("/proc/stat"):
+        t = line.split()
+        if t[0].startswith("cpu") and t[0] != "cpu":
+            v = [int(x) for x in t[1:]]
+            out[t[0]] = (sum(v[:8]), v[3] + v[4], v[7] if len(v) > 7 else 0)
+    return out
+
+
+def busy_pct(a, b, cpu):
+    """How busy CPU |cpu| (a taskset list entry such as "1") was between cpu_stat()s a and b, %."""
+    c = "cpu" + cpu
+    tot = b[c][0] - a[c][0]
+    return 100.0 * (tot - (b[c][1] - a[c][1])) / tot if tot > 0 else None
+
+
 def cpu_busy(seconds=1.0):
     """{cpu: (busy %, steal %)} over a short sample: what else the machine is doing."""
-    def snap():
-        out = {}
-        for line in open("/proc/stat"):
-            t = line.split()
-            if t[0].startswith("cpu") and t[0] != "cpu":
-                v = [int(x) for x in t[1:]]
-                out[t[0]] = (sum(v[:8]), v[3] + v[4], v[7] if len(v) > 7 else 0)
-        return out
-    a = snap()
+    a = cpu_stat()
     time.sleep(seconds)
-    b = snap()
+    b = cpu_stat()
     res = {}
     for c in b:
         tot = b[c][0] - a[c][0]

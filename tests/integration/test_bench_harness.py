@@ -62,14 +62,22 @@ def test_smoke_l4_and_idle_rss(tmp_path):
 
     l4 = _table(md, "### l4 ")
     assert l4[0][0] == "proxy"
+    head = l4[0]
     rows = {row[0]: row for row in l4[1:]}
     assert set(rows) == {"direct", "Remora", "HAProxy", "nginx"}, l4
+    busy, core = head.index("client + origin core busy (%)"), head.index("proxy CPU busy (cores)")
     for name, row in rows.items():
         # MiB/s and Gbit/s: numeric medians (Remora's TCP proxy is supported today).
         assert _num(row[1]) and _num(row[2]), (name, row)
         assert float(row[1]) > 1.0, (name, row)
+        # Where the rate is set: the proxy's own core and the client + origin core, both
+        # measured over the transfer, so both busy (> 0) and within their bounds.
+        assert _num(row[core]) and 0 < float(row[core]) <= 1.5, (name, row)
+        assert _num(row[busy]) and 0 < float(row[busy]) <= 100.5, (name, row)
         assert row[-1] == "0", ("errors", name, row)
-    assert rows["direct"][3] == "1.00×"
+    assert rows["direct"][head.index("÷ direct")] == "1.00×"
+    goal = [row for row in _table(md, "## Goals") if row[0].startswith("L4 transfer")]
+    assert goal and "client + origin core busy: direct" in goal[0][3], goal
 
     rss = _table(md, "### rss-idle ")
     rows = {row[0]: row for row in rss[1:]}
