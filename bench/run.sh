@@ -10,7 +10,7 @@
 #   --workers LIST               worker counts, comma-separated (default 1,2)
 #   --scenarios LIST             comma-separated (default all):
 #       h1-small h1-16k h1-newconn h2 tls tls-hs mtls l4 open-loop open-loop-20k
-#       rss-idle rss-load rss-conns callgrind strace
+#       rss-idle rss-load rss-conns callgrind strace agree (remora-load vs wrk, h2load)
 #   --out DIR                    RESULTS.md + PNGs go to DIR (default: bench/RESULTS.md and
 #                                bench/results/*.png); scratch (configs, logs, PKI, raw.json)
 #                                goes to DIR/work (default build/bench-work)

@@ -122,6 +122,21 @@ SUMMARY_EXTRA = {"open-loop": ["added_p99"], "open-loop-20k": ["added_p99"],
                  "mtls": ["hs_per_cpu"], "rss-idle": ["idle_http"], "rss-load": ["load_tcp"],
                  "rss-conns": ["conn_tls", "conn_tcp"]}
 ORDER = list(SCENARIOS)
+# remora-load against the reference tools on the same origin (no proxy): it has its own
+# section in RESULTS.md, not a per-proxy table. Latency-bound targets (2 ms per response) set
+# their own capacity, so the clients' rates must agree; on the CPU-bound ones (0-byte
+# responses) the clients' own cost per request decides the rate (bench/README.md).
+AGREE = [
+    # key, title, origin flags, remora-load flags, reference tool, its connections / streams
+    ("h1-2ms", "HTTP/1.1, 2 ms per response, 20 connections", ["--latency-ms", "2"],
+     ["-c", "20"], "wrk", (20, 1)),
+    ("h2-2ms", "HTTP/2 (h2c), 2 ms per response, 4 connections x 5 streams", ["--latency-ms", "2"],
+     ["--h2", "-c", "4", "-m", "5"], "h2load", (4, 5)),
+    ("h1-0b", "HTTP/1.1, 0-byte responses, 50 connections (CPU-bound)", ["--size", "0"],
+     ["-c", "50"], "wrk", (50, 1)),
+    ("h2-0b", "HTTP/2 (h2c), 0-byte responses, 10 connections x 10 streams (CPU-bound)",
+     ["--size", "0"], ["--h2", "-c", "10", "-m", "10"], "h2load", (10, 10)),
+]
 NO_DIRECT = {"rss-idle", "rss-load", "rss-conns", "callgrind", "strace"}
 ONCE = {"callgrind", "strace"}  # deterministic: one worker count, one run
 
@@ -828,6 +843,76 @@ class Bench:
                     return int(t[3])
         raise RuntimeError("no strace total in %s" % tdir)
 
+    # -- remora-load against wrk and h2load --
+    def scenario_agree(self):
+        """Interleaved pairs (remora-load then the reference, then the other way round) on a
+        fresh origin each run: the origin's own count of what it answered checks both tools."""
+        plan = self.plan(1)
+        secs = int(max(1, round(self.mode["dur"])))
+        for key, _, oflags, lflags, tool, (c, m) in AGREE:
+            if not shutil.which(tool):
+                log("agree %s: %s is not installed" % (key, tool))
+                continue
+            ref = (["wrk", "-t1", "-c%d" % c, "-d%ds" % secs] if tool == "wrk" else
+                   ["h2load", "-c", str(c), "-m", str(m), "-D", str(secs)])
+            for rep in range(self.mode["reps"]):
+                met = {}
+                try:
+                    for who in (("ours", tool) if rep % 2 == 0 else (tool, "ours")):
+                        rps, count, served, wall, cmd = self.agree_run(key, rep, who, plan, oflags,
+                                                                      lflags, ref, secs)
+                        k = "ours" if who == "ours" else "ref"
+                        met[k], met[k + "_count"] = rps, count
+                        met[k + "_seen"] = count / float(served or 1)
+                        met[k + "_origin_rps"] = served / wall
+                        if rep == 0:
+                            self.commands.setdefault(("agree", key + "-" + k), [" ".join(cmd)])
+                except (RuntimeError, AttributeError, subprocess.TimeoutExpired, OSError) as e:
+                    # AttributeError: the reference tool's output did not parse.
+                    log("agree %s rep%d: FAILED: %s" % (key, rep, e))
+                    self.record("agree", 1, key, rep, {}, note="failed: %s" % e)
+                    continue
+                met["ratio"] = met["ours"] / met["ref"] if met.get("ref") else None
+                self.record("agree", 1, key, rep, met)
+                log("agree %-7s rep%d remora-load=%.0f %s=%.0f ratio=%s" % (
+                    key, rep, met["ours"], tool, met["ref"], report.fmt(met["ratio"])))
+
+    def agree_run(self, key, rep, who, plan, oflags, lflags, ref, secs):
+        """One client run on a fresh origin: (rps, responses, requests the origin answered,
+        wall s, command)."""
+        name = "agree-%s-r%d-%s" % (key, rep, "ours" if who == "ours" else who)
+        cmd = [self.origin_bin, "--listen", "127.0.0.1:0", "--name", "origin", "--threads", "1"] + oflags
+        o = self.procs.start(cmd, self.logpath(name), cpus=plan["proxy"], stdout=subprocess.PIPE)
+        try:
+            r, _, _ = select.select([o.stdout], [], [], 10)
+            line = o.stdout.readline().decode() if r else ""
+            mm = re.match(r"listening on 127\.0\.0\.1:(\d+)", line.strip())
+            if not mm:
+                raise RuntimeError("remora-origin did not start: %r" % line)
+            url = "http://127.0.0.1:%s/" % mm.group(1)
+            t0 = time.monotonic()
+            if who == "ours":
+                j, lcmd = self.load(plan, lflags + ["-d", "%ds" % secs, url], secs + 60)
+                rps, count = j["rps"], j["responses"]
+            else:
+                lcmd = ["taskset", "-c", plan["load"]] + ref + [url]
+                out = subprocess.run(lcmd, capture_output=True, text=True, timeout=secs + 60).stdout
+                if who == "wrk":
+                    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+                    count = int(re.search(r"(\d+) requests in ", out).group(1))
+                else:
+                    rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", out).group(1))
+                    count = int(re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded",
+                                          out).group(1))
+            wall = time.monotonic() - t0
+        finally:
+            self.procs.stop(o)
+        with open(self.logpath(name)) as f:
+            found = re.findall(r"after (\d+) requests", f.read())
+        if not found:
+            raise RuntimeError("remora-origin did not report its count (%s)" % self.logpath(name))
+        return rps, count, int(found[-1]), wall, lcmd
+
     # -- main --
     def run(self):
         self.make_pki()
@@ -845,6 +930,9 @@ class Bench:
                     self.scenario_tool(scen, workers)
                 else:
                     self.scenario_load(scen, workers)
+        if self.a.agree:
+            log("== agree: remora-load against wrk and h2load")
+            self.scenario_agree()
         self.t1 = time.time()
         self.load_end = open("/proc/loadavg").read().split()[:3]
         self.busy_end = cpu_busy()
@@ -940,12 +1028,13 @@ def main():
     a.argv_shown = a.argv.split() if a.argv else ["--" + a.mode]
     a.workers = [int(w) for w in a.workers.split(",") if w.strip()]
     if a.scenarios == "all":
-        a.scenarios = ORDER
+        a.scenarios, a.agree = ORDER, True
     else:
         a.scenarios = [s.strip() for s in a.scenarios.split(",") if s.strip()]
-        bad = [s for s in a.scenarios if s not in SCENARIOS]
+        a.agree = "agree" in a.scenarios
+        bad = [s for s in a.scenarios if s not in SCENARIOS and s != "agree"]
         if bad:
-            ap.error("unknown scenario(s): %s (known: %s)" % (", ".join(bad), ", ".join(ORDER)))
+            ap.error("unknown scenario(s): %s (known: %s)" % (", ".join(bad), ", ".join(ORDER + ["agree"])))
         a.scenarios = [s for s in ORDER if s in a.scenarios]  # open-loop after h1-small
     os.makedirs(a.out, exist_ok=True)
 

@@ -315,6 +315,59 @@ def goals(b, t, a):
     return rows
 
 
+def agreement(b, t):
+    """The section comparing remora-load with wrk and h2load on the same origin."""
+    import bench as bm
+    L = ["## Load generator agreement (remora-load against wrk and h2load)", ""]
+    L.append("The same remora-origin (no proxy) loaded by remora-load and by the reference tool in "
+             "%d interleaved pair(s) of %d s runs (remora-load first, then the reference, then the "
+             "other way round), 1 thread each, the client on CPU %s and a fresh origin on CPU %s "
+             "every run. *ratio* is the median of the per-pair rate ratios. *counted ÷ origin* "
+             "is each tool's count of responses over the origin's own count of the requests it "
+             "answered in that run (the median): the ground truth for both tools."
+             % (b.mode["reps"], int(max(1, round(b.mode["dur"]))), b.plan(1)["load"], b.plan(1)["proxy"]))
+    L.append("")
+    L.append("| target | remora-load (req/s) | reference | reference (req/s) | ratio | within 10% | "
+             "remora-load counted ÷ origin | reference counted ÷ origin | pairs |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for key, title, _, _, tool, _ in bm.AGREE:
+        runs = t.runs.get(("agree", 1, key), [])
+        if not runs:
+            L.append("| %s | not run | %s | — | — | — | — | — | 0 |" % (title, tool))
+            continue
+        r = t.median("agree", 1, key, "ratio")
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+            title, fmt(t.median("agree", 1, key, "ours")), tool, fmt(t.median("agree", 1, key, "ref")),
+            fmt_ratio(r), "—" if r is None else ("yes" if 0.9 <= r <= 1.1 else "no"),
+            fmt4(t.median("agree", 1, key, "ours_seen")), fmt4(t.median("agree", 1, key, "ref_seen")),
+            len(t.samples("agree", 1, key, "ratio"))))
+    L.append("")
+    L.append("On the 2 ms targets the origin sets the capacity, so the rates must agree. On the "
+             "CPU-bound (0-byte) targets each client runs its core at 100% and its own cost per "
+             "request sets the rate: remora-load spends less CPU per request than wrk and h2load "
+             "(for one, it writes the next request at once where wrk waits for a writable event), "
+             "so it gets more responses out of the same origin, and the origin's count confirms "
+             "them. bench/README.md (*Agreement with wrk and h2load*) has the details; "
+             "tests/integration/test_bench_tools.py asserts the same comparison over 7 pairs.")
+    L.append("")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cmds = [c.replace(root + "/", "") for key, _, _, _, _, _ in bm.AGREE for k in ("ours", "ref")
+            for c in b.commands.get(("agree", key + "-" + k), [])]
+    if cmds:
+        L.append("Client commands (first pair; the origin is `remora-origin --listen 127.0.0.1:0 "
+                 "--threads 1` with `--latency-ms 2` or `--size 0`):")
+        L.append("")
+        L.append("```")
+        L += cmds
+        L.append("```")
+        L.append("")
+    return L
+
+
+def fmt4(v):
+    return "—" if v is None else "%.4f" % v
+
+
 def fmt_busy(busy):
     return ", ".join("%s %.0f%% / %.0f%%" % (c, v[0], v[1]) for c, v in sorted(busy.items())) or "?"
 
@@ -450,6 +503,9 @@ def write(b, a):
                 L.append("| " + " | ".join(row) + " |")
             L.append("")
 
+    if getattr(a, "agree", False):
+        L += agreement(b, t)
+
     # -- methodology --
     L.append("## Methodology")
     L.append("")
@@ -528,7 +584,8 @@ def write(b, a):
     L.append("Run from the repository root. Ports are picked free for every run and paths point "
              "into the work directory; the commands below are those of each scenario's first run. "
              "wrk is installed and versioned for cross-checks only: the load generator is "
-             "remora-load (its agreement with wrk and h2load is tested, see bench/README.md).")
+             "remora-load (its agreement with wrk and h2load is measured above, under *Load "
+             "generator agreement*, when that scenario ran, and tested, see bench/README.md).")
     L.append("")
     L.append("```")
     L.append("bash bench/run.sh %s" % " ".join(a.argv_shown))

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """bench/run.sh end to end, in its --smoke mode: the L4 scenario (direct, Remora, HAProxy,
-nginx) and idle RSS, one worker. Proves the harness starts every proxy on free loopback ports,
-measures, writes RESULTS.md with a row per proxy and numeric medians, marks what Remora does
-not support yet as n/a (asking `remora --mode validate`), plots with gnuplot, and leaves no
-process behind. About 10 s on the 2-core VM; bounded by a 120 s timeout.
+nginx) and idle RSS, one worker; and the agreement of remora-load with wrk and h2load. Proves
+the harness starts every proxy on free loopback ports, measures, writes RESULTS.md with a row
+per proxy and numeric medians, marks what Remora does not support yet as n/a (asking
+`remora --mode validate`), plots with gnuplot, and leaves no process behind. About 10 s each
+on the 2-core VM; bounded by a 120 s timeout.
 """
 import os
 import re
@@ -15,7 +16,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("REMORA_BUILD_DIR", os.path.join(ROOT, "build", "release"))
 RUN = os.path.join(ROOT, "bench", "run.sh")
-TOOLS = ("haproxy", "nginx", "taskset", "openssl", "gnuplot")
+TOOLS = ("haproxy", "nginx", "taskset", "openssl", "gnuplot", "wrk", "h2load")
 NA = "n/a (not supported yet)"
 
 
@@ -48,17 +49,31 @@ def _num(cell):
     return re.fullmatch(r"-?\d+(\.\d+)?", cell) is not None
 
 
-def test_smoke_l4_and_idle_rss(tmp_path):
-    for b in ("remora", "bench/remora-load", "bench/remora-origin"):
+def _smoke(tmp_path, scenarios, bins):
+    """bench/run.sh --smoke on |scenarios| with one worker: (RESULTS.md text, output dir)."""
+    for b in bins:
         if not os.path.exists(os.path.join(BUILD, b)):
             pytest.skip("%s not built" % b)
     _need_tools()
     out = tmp_path / "bench"
-    r = subprocess.run(["bash", RUN, "--smoke", "--no-install", "--scenarios", "l4,rss-idle",
+    r = subprocess.run(["bash", RUN, "--smoke", "--no-install", "--scenarios", scenarios,
                         "--workers", "1", "--out", str(out), "--build", BUILD],
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr[-4000:]
-    md = (out / "RESULTS.md").read_text()
+    return (out / "RESULTS.md").read_text(), out
+
+
+def _none_left(out):
+    """Every process the harness started is gone."""
+    pids = [int(p) for p in (out / "work" / "pids").read_text().split()]
+    assert pids
+    alive = [p for p in pids if os.path.exists("/proc/%d" % p)
+             and open("/proc/%d/stat" % p).read().split()[2] != "Z"]
+    assert not alive, alive
+
+
+def test_smoke_l4_and_idle_rss(tmp_path):
+    md, out = _smoke(tmp_path, "l4,rss-idle", ("remora", "bench/remora-load", "bench/remora-origin"))
 
     l4 = _table(md, "### l4 ")
     assert l4[0][0] == "proxy"
@@ -92,10 +107,27 @@ def test_smoke_l4_and_idle_rss(tmp_path):
     assert "## Machine and versions" in md and "HAProxy version" in md
     assert "## Exact commands" in md and "remora-load" in md
     assert (out / "throughput-w1.png").stat().st_size > 1000
+    _none_left(out)
 
-    # Every process the harness started is gone.
-    pids = [int(p) for p in (out / "work" / "pids").read_text().split()]
-    assert pids
-    alive = [p for p in pids if os.path.exists("/proc/%d" % p)
-             and open("/proc/%d/stat" % p).read().split()[2] != "Z"]
-    assert not alive, alive
+
+def test_smoke_agreement_with_wrk_and_h2load(tmp_path):
+    """The `agree` scenario: remora-load and the reference tool on the same origin, each run's
+    count held to the origin's own count, in a section of its own (no proxy rows)."""
+    md, out = _smoke(tmp_path, "agree", ("bench/remora-load", "bench/remora-origin"))
+    rows = _table(md, "## Load generator agreement")
+    head, rows = rows[0], {row[0]: row for row in rows[1:]}
+    assert len(rows) == 4, rows
+    assert {row[head.index("reference")] for row in rows.values()} == {"wrk", "h2load"}
+    for target, row in rows.items():
+        cell = dict(zip(head, row))
+        assert _num(cell["remora-load (req/s)"]) and float(cell["remora-load (req/s)"]) > 100, cell
+        assert _num(cell["reference (req/s)"]) and float(cell["reference (req/s)"]) > 100, cell
+        assert re.fullmatch(r"\d+\.\d\d×", cell["ratio"]), cell
+        assert cell["within 10%"] in ("yes", "no"), cell
+        # No tool may count more responses than the origin answered, and neither misses more
+        # than the requests in flight when its window closed (at most 100 of thousands).
+        for k in ("remora-load counted ÷ origin", "reference counted ÷ origin"):
+            assert _num(cell[k]) and 0.9 <= float(cell[k]) <= 1.0, (k, cell)
+        assert cell["pairs"] == "1", cell
+    assert re.search(r"^taskset -c \d+ wrk -t1 -c20 -d1s http://127\.0\.0\.1:\d+/$", md, re.M), md
+    _none_left(out)
