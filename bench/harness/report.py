@@ -212,7 +212,9 @@ def machine():
 def versions(b):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     rev = sh(["git", "-C", root, "rev-parse", "--short", "HEAD"])
-    dirty = sh(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"])
+    # The run's own output (RESULTS.md, the plots) is rewritten by the run: not a change.
+    dirty = sh(["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                ":!bench/RESULTS.md", ":!bench/results"])
     v = [
         ("Remora", "%s (git %s%s)" % (sh([b.bin, "--version"]).splitlines()[0] if sh([b.bin, "--version"]) else "?",
                                        rev or "?", ", with uncommitted changes" if dirty else "")),
