@@ -488,6 +488,15 @@ class StressServer:
         for t in self.threads:
             t.join(5)
 
+    def _failed(self, key, e):
+        """A serving thread's exception: the result of the connection or request |key| when
+        one was under way, else a server error."""
+        with self.lock:
+            if key is not None:
+                self.results[key] = repr(e)
+            else:
+                self.errors.append(repr(e))
+
 
 class Upstream(StressServer):
     """Plain TCP upstream of the tcp_proxy tests. Each connection starts with a header (its
@@ -559,11 +568,7 @@ class Upstream(StressServer):
             with self.lock:
                 self.results[cid] = "ok"
         except Exception as e:  # noqa: BLE001 - reported by the test
-            with self.lock:
-                if cid is not None:
-                    self.results[cid] = repr(e)
-                else:
-                    self.errors.append(repr(e))
+            self._failed(cid, e)
         finally:
             s.close()
 
@@ -629,11 +634,7 @@ class HttpOrigin(StressServer):
                 if hdrs.get("connection", "").lower() == "close":
                     return
         except Exception as e:  # noqa: BLE001 - reported by the test
-            with self.lock:
-                if rid is not None:
-                    self.results[rid] = repr(e)
-                else:
-                    self.errors.append(repr(e))
+            self._failed(rid, e)
         finally:
             s.close()
 
