@@ -1141,6 +1141,9 @@ void hcm_tunnel_open(struct hstream *s)
     }
 }
 
+/* Bodies up to this size are copied into the output rather than moved by chain. */
+#define SMALL_BODY_COPY 2048u
+
 void hcm_send_response_body(struct hstream *s, struct evbuffer *data, size_t n)
 {
     struct conn *c = s->hc->c;
@@ -1150,10 +1153,17 @@ void hcm_send_response_body(struct hstream *s, struct evbuffer *data, size_t n)
         evbuffer_drain(data, n);
         return;
     }
-    if (s->flags & HS_RESP_CHUNKED)
+    struct evbuffer_iovec seg;
+    if (s->flags & HS_RESP_CHUNKED) {
         h1_write_chunk(c->out, data, n);
-    else
+    } else if (n <= SMALL_BODY_COPY && evbuffer_peek(data, -1, NULL, &seg, 1) >= 1 &&
+               seg.iov_len >= n && evbuffer_add(c->out, seg.iov_base, n) == 0) {
+        /* A small body is copied behind the head already in c->out, so both leave in one
+         * contiguous send; moving its chain over would cost a writev of two. */
+        evbuffer_drain(data, n);
+    } else {
         evbuffer_remove_buffer(data, c->out, n);
+    }
     s->bytes_tx += n;
     conn_flush(c);
     touch(s);

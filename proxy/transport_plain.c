@@ -13,7 +13,13 @@
 
 /* Reads straight into space reserved in |buf| (zero copy). libevent 2.1's evbuffer_read()
  * costs an FIONREAD ioctl per call and caps each read at 4 KiB, which limits a proxy to a
- * few hundred MB/s; this reads up to |max| bytes in 64 KiB reservations instead. */
+ * few hundred MB/s; this reads up to |max| bytes in 64 KiB reservations instead.
+ *
+ * One contiguous span goes through recv(2)/send(2), more through readv(2)/writev(2): the
+ * vectored calls pay for fdget_pos, rw_verify_area and copying the iovec array in, a few
+ * per cent of a small request's kernel time (perf, bench/README.md). An empty buffer (the
+ * usual case between requests) reads into one fresh chain; one that already holds bytes
+ * fills the free tail of its last chain first, so partial reads waste no memory. */
 #define READ_RESERVE (64u * 1024u)
 
 static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
@@ -34,7 +40,8 @@ static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
         if (want > READ_RESERVE)
             want = READ_RESERVE;
         struct evbuffer_iovec v[2];
-        int nv = evbuffer_reserve_space(buf, (ev_ssize_t)want, v, 2);
+        int nv = evbuffer_reserve_space(buf, (ev_ssize_t)want, v,
+                                        evbuffer_get_length(buf) ? 2 : 1);
         if (nv <= 0)
             return total ? total : -RM_ENOMEM;
         struct iovec iov[2];
@@ -46,7 +53,8 @@ static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
             iov[i].iov_len = v[i].iov_len;
             cap += v[i].iov_len;
         }
-        ssize_t n = readv(c->fd, iov, nv);
+        ssize_t n = nv == 1 ? recv(c->fd, iov[0].iov_base, iov[0].iov_len, 0)
+                            : readv(c->fd, iov, nv);
         if (n <= 0) {
             evbuffer_commit_space(buf, v, 0);
             bool again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
@@ -80,7 +88,16 @@ static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
 
 static long plain_write(struct conn *c, struct evbuffer *buf)
 {
-    int n = evbuffer_write(buf, c->fd);
+    struct evbuffer_iovec v;
+    long n;
+    /* peek with one vector fills in the first chain only (whatever follows it). */
+    if (evbuffer_peek(buf, -1, NULL, &v, 1) >= 1 && v.iov_len == evbuffer_get_length(buf)) {
+        n = send(c->fd, v.iov_base, v.iov_len, MSG_NOSIGNAL);
+        if (n > 0)
+            evbuffer_drain(buf, (size_t)n);
+    } else {
+        n = evbuffer_write(buf, c->fd);
+    }
     if (n >= 0)
         return n;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
