@@ -44,7 +44,7 @@ CFLAGS += $(BASE_CFLAGS) $(MODE_CFLAGS)
 LDFLAGS += $(MODE_LDFLAGS) -pthread
 # libcrypto only: libssl is dlopen()ed when the first TLS context is built (proxy/ssl_lazy.h),
 # because Debian's libssl pulls in libstdc++ (about 1.5 MiB resident in every process).
-LIBS := -levent_core -levent_pthreads -lyaml -lcares -lpcre2-8 -lm \
+LIBS := -levent_core -levent_pthreads -lyaml -lcares -lpcre2-8 -lnghttp2 -lm \
         -L$(BSSL_LIB) -Wl,-rpath,$(BSSL_LIB) -lcrypto
 
 # Everything but main.c goes into one static library shared by the binary, the unit tests,
@@ -95,7 +95,7 @@ debug:
 DEPS_BUILD := gcc make pkg-config libevent-dev libyaml-dev libc-ares-dev libnghttp2-dev \
               android-libboringssl-dev libxxhash-dev libpcre2-dev libprotobuf-c-dev libseccomp-dev
 DEPS_TEST := libcmocka-dev python3-pytest curl clang libclang-rt-14-dev nghttp2-client procps \
-             iproute2 wrk openssl util-linux python3-websockets
+             iproute2 wrk openssl util-linux python3-websockets python3-h2
 DEPS_LINT := clang-format cppcheck
 
 define install_missing

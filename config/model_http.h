@@ -280,9 +280,18 @@ struct cfg_router {
     bool respect_expected_rq_timeout;
 };
 
+/* envoy.config.core.v3.Http2ProtocolOptions (the downstream HTTP/2 codec's settings). */
+struct cfg_h2_options {
+    uint32_t hpack_table_size;               /* default 4096 */
+    uint32_t max_concurrent_streams;         /* default 2^31 - 1 */
+    uint32_t initial_stream_window_size;     /* default 256 MiB */
+    uint32_t initial_connection_window_size; /* default 256 MiB */
+};
+
 struct cfg_hcm {
     const char *stat_prefix;        /* required */
-    enum cfg_codec_type codec_type; /* default AUTO (HTTP/1.1 only until HTTP/2 lands) */
+    enum cfg_codec_type codec_type; /* default AUTO: HTTP/2 by ALPN h2 or the client preface */
+    struct cfg_h2_options h2;       /* http2_protocol_options */
     const struct cfg_route_config *route_config;
     struct cfg_http_filter *filters; /* last one is envoy.filters.http.router */
     size_t n_filters;

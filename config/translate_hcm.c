@@ -40,7 +40,7 @@ static const struct cfg_field hcm_fields[] = {
     {"common_http_protocol_options", CFG_SUPPORTED, NULL, NULL},
     {"http1_safe_max_connection_duration", CFG_UNSUPPORTED, "false", NULL},
     {"http_protocol_options", CFG_SUPPORTED, NULL, NULL},
-    {"http2_protocol_options", CFG_UNSUPPORTED, "{}", "HTTP/2 is not implemented yet"},
+    {"http2_protocol_options", CFG_SUPPORTED, NULL, NULL},
     {"http3_protocol_options", CFG_UNSUPPORTED, "{}", "HTTP/3 is not implemented"},
     {"server_name", CFG_SUPPORTED, NULL, NULL},
     {"server_header_transformation", CFG_SUPPORTED, NULL, NULL},
@@ -139,10 +139,35 @@ static const struct cfg_field http1_opts_fields[] = {
 };
 CFG_TYPE(http1_opts_msg, "envoy.config.core.v3.Http1ProtocolOptions", http1_opts_fields);
 
+/* Only the settings the codec applies are supported; the flood limits keep nghttp2's own. */
+static const struct cfg_field http2_opts_fields[] = {
+    {"hpack_table_size", CFG_SUPPORTED, NULL, NULL},
+    {"max_concurrent_streams", CFG_SUPPORTED, NULL, NULL},
+    {"initial_stream_window_size", CFG_SUPPORTED, NULL, NULL},
+    {"initial_connection_window_size", CFG_SUPPORTED, NULL, NULL},
+    {"allow_connect", CFG_UNSUPPORTED, "false", "CONNECT over HTTP/2 is not implemented"},
+    {"allow_metadata", CFG_UNSUPPORTED, "false", "METADATA frames are not implemented"},
+    {"max_outbound_frames", CFG_UNSUPPORTED, NULL, NULL},
+    {"max_outbound_control_frames", CFG_UNSUPPORTED, NULL, NULL},
+    {"max_consecutive_inbound_frames_with_empty_payload", CFG_UNSUPPORTED, NULL, NULL},
+    {"max_inbound_priority_frames_per_stream", CFG_UNSUPPORTED, NULL, NULL},
+    {"max_inbound_window_update_frames_per_data_frame_sent", CFG_UNSUPPORTED, NULL, NULL},
+    {"stream_error_on_invalid_http_messaging", CFG_UNSUPPORTED, "false",
+     "invalid HTTP/2 messaging always ends the connection"},
+    {"override_stream_error_on_invalid_http_message", CFG_UNSUPPORTED, "false",
+     "invalid HTTP/2 messaging always ends the connection"},
+    {"custom_settings_parameters", CFG_UNSUPPORTED, "[]", NULL},
+    {"connection_keepalive", CFG_UNSUPPORTED, NULL, "HTTP/2 PING keepalive is not implemented"},
+    {"use_oghttp2_codec", CFG_NOOP, NULL, NULL},
+    {"max_metadata_size", CFG_UNSUPPORTED, NULL, NULL},
+    {"enable_huffman_encoding", CFG_UNSUPPORTED, NULL, NULL},
+};
+CFG_TYPE(http2_opts_msg, "envoy.config.core.v3.Http2ProtocolOptions", http2_opts_fields);
+
 static const struct cfg_enum_val codec_vals[] = {
     {"AUTO", CODEC_AUTO, true},
     {"HTTP1", CODEC_HTTP1, true},
-    {"HTTP2", CODEC_HTTP2, false},
+    {"HTTP2", CODEC_HTTP2, true},
     {"HTTP3", 3, false},
 };
 CFG_ENUM(codec_enum, HCM_TYPE ".CodecType", codec_vals);
@@ -218,6 +243,33 @@ static void http1_options(struct cfg_ctx *ctx, const struct vt_node *n, const ch
         else
             h->default_host_for_http_10 = host;
     }
+}
+
+#define H2_DEFAULT_WINDOW (256u * 1024u * 1024u)
+#define H2_MAX_WINDOW 2147483647u
+
+static void http2_options(struct cfg_ctx *ctx, const struct vt_node *n, const char *path,
+                          struct cfg_hcm *h)
+{
+    struct cfg_obj o;
+    if (!cfg_obj_init(ctx, &o, &http2_opts_msg, n, path, 0))
+        return;
+    struct cfg_h2_options *x = &h->h2;
+    cfg_f_u32(ctx, &o, "hpack_table_size", &x->hpack_table_size);
+    if (cfg_f_u32(ctx, &o, "max_concurrent_streams", &x->max_concurrent_streams) &&
+        (x->max_concurrent_streams < 1 || x->max_concurrent_streams > H2_MAX_WINDOW))
+        cfg_obj_error(ctx, &o, "max_concurrent_streams",
+                      "max_concurrent_streams must be in [1, 2147483647]");
+    /* Envoy's range: [65535, 2147483647]. */
+    if (cfg_f_u32(ctx, &o, "initial_stream_window_size", &x->initial_stream_window_size) &&
+        (x->initial_stream_window_size < 65535 || x->initial_stream_window_size > H2_MAX_WINDOW))
+        cfg_obj_error(ctx, &o, "initial_stream_window_size",
+                      "initial_stream_window_size must be in [65535, 2147483647]");
+    if (cfg_f_u32(ctx, &o, "initial_connection_window_size", &x->initial_connection_window_size) &&
+        (x->initial_connection_window_size < 65535 ||
+         x->initial_connection_window_size > H2_MAX_WINDOW))
+        cfg_obj_error(ctx, &o, "initial_connection_window_size",
+                      "initial_connection_window_size must be in [65535, 2147483647]");
 }
 
 /* ---- upgrades -------------------------------------------------------------------------------- */
@@ -404,6 +456,10 @@ int cfg_translate_hcm(struct cfg_ctx *ctx, const struct vt_node *n, const char *
     memset(h, 0, sizeof(*h));
     h->stat_prefix = "";
     h->codec_type = CODEC_AUTO;
+    h->h2.hpack_table_size = 4096;
+    h->h2.max_concurrent_streams = 2147483647u;
+    h->h2.initial_stream_window_size = H2_DEFAULT_WINDOW;
+    h->h2.initial_connection_window_size = H2_DEFAULT_WINDOW;
     h->generate_request_id = true;
     h->server_name = "envoy";
     h->server_header_transformation = SERVER_HDR_OVERWRITE;
@@ -501,6 +557,9 @@ int cfg_translate_hcm(struct cfg_ctx *ctx, const struct vt_node *n, const char *
     const struct vt_node *h1 = cfg_obj_get(&o, "http_protocol_options");
     if (h1)
         http1_options(ctx, h1, cfg_obj_path(ctx, &o, "http_protocol_options"), h);
+    const struct vt_node *h2 = cfg_obj_get(&o, "http2_protocol_options");
+    if (h2)
+        http2_options(ctx, h2, cfg_obj_path(ctx, &o, "http2_protocol_options"), h);
 
     upgrade_configs(ctx, &o, h);
 

@@ -20,6 +20,7 @@
 #include "proxy/access_log.h"
 #include "proxy/conn.h"
 #include "proxy/err.h"
+#include "proxy/h1_codec.h"
 #include "proxy/hist.h"
 #include "proxy/local_reply.h"
 #include "proxy/log.h"
@@ -312,7 +313,7 @@ static void on_stream_idle(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     s->idle_fire_ns = 0;
-    if (!s->hc || (s->flags & HS_DONE))
+    if (!s->hc || (s->flags & (HS_DONE | HS_CLOSING)))
         return; /* the object is between requests (cached): nothing to time */
     uint64_t ms = stream_idle_ms(s);
     if (!ms)
@@ -331,6 +332,8 @@ static void on_request_timeout(evutil_socket_t fd, short what, void *arg)
     struct hstream *s = arg;
     (void)fd;
     (void)what;
+    if (s->flags & (HS_DONE | HS_CLOSING))
+        return;
     stats_inc(hstats(s), HTTP_downstream_rq_timeout);
     hcm_local_reply(s, 408, RF_NONE, "request_overall_timeout", "request timeout");
 }
@@ -354,7 +357,7 @@ static void on_conn_idle(evutil_socket_t fd, short what, void *arg)
     uint64_t idle = hc->cfg->idle_timeout_ms;
     if (!idle)
         return;
-    if (hc->s) {
+    if (hc->s || hc->n_h2_streams) {
         arm_conn_idle(hc, idle); /* busy: idleness starts when this stream ends */
         return;
     }
@@ -364,7 +367,10 @@ static void on_conn_idle(evutil_socket_t fd, short what, void *arg)
         return;
     }
     stats_inc(hc->rt->stats, HTTP_downstream_cx_idle_timeout);
-    conn_done(hc, false);
+    if (hc->h2)
+        h2d_goaway(hc); /* Envoy: GOAWAY, then the connection closes */
+    else
+        conn_done(hc, false);
 }
 
 static void on_conn_duration(evutil_socket_t fd, short what, void *arg)
@@ -374,7 +380,9 @@ static void on_conn_duration(evutil_socket_t fd, short what, void *arg)
     (void)what;
     stats_inc(hc->rt->stats, HTTP_downstream_cx_max_duration_reached);
     hc->close_after = true;
-    if (!hc->s)
+    if (hc->h2)
+        h2d_goaway(hc);
+    else if (!hc->s)
         conn_done(hc, false);
 }
 
@@ -396,12 +404,16 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    hcm_parse(arg);
+    struct hcm_conn *hc = arg;
+    if (hc->h2)
+        h2d_run(hc);
+    else
+        hcm_parse(hc);
 }
 
 /* ---- stream lifecycle --------------------------------------------------------------------- */
 
-static struct hstream *stream_new(struct hcm_conn *hc)
+struct hstream *hcm_stream_new(struct hcm_conn *hc)
 {
     struct hstream *s = hc->spare;
     struct worker *w = hc->w;
@@ -432,17 +444,30 @@ static struct hstream *stream_new(struct hcm_conn *hc)
     http_msg_init(&s->req, &s->arena, true);
     http_msg_init(&s->resp, &s->arena, false);
     list_init(&s->pending_node);
+    list_init(&s->h2_node);
     s->start_ns = alog_mono_ns();
     clock_gettime(CLOCK_REALTIME, &s->start_wall);
-    hc->s = s;
     stats_inc(hc->rt->stats, HTTP_downstream_rq_active);
     const struct cfg_hcm *cfg = hc->cfg;
     if (cfg->request_timeout_ms)
         arm(&s->req_timer, cfg->request_timeout_ms);
-    if (cfg->request_headers_timeout_ms)
-        arm(&hc->hdr_timer, cfg->request_headers_timeout_ms);
+    if (!hc->h2) {
+        hc->s = s; /* HTTP/1.1: the one stream; HTTP/2 lists its streams itself */
+        if (cfg->request_headers_timeout_ms)
+            arm(&hc->hdr_timer, cfg->request_headers_timeout_ms);
+    }
     touch(s);
     return s;
+}
+
+static struct hstream *stream_new(struct hcm_conn *hc)
+{
+    return hcm_stream_new(hc);
+}
+
+void hcm_stream_touch(struct hstream *s)
+{
+    touch(s);
 }
 
 static void stream_destroy(struct hstream *s)
@@ -450,6 +475,8 @@ static void stream_destroy(struct hstream *s)
     timer_cancel(&s->idle_timer);
     timer_cancel(&s->global_timer);
     free(s->ur_spare);
+    if (s->h2_out)
+        evbuffer_free(s->h2_out);
     evbuffer_free(s->body);
     arena_fini(&s->arena);
     free(s);
@@ -467,14 +494,18 @@ static void stream_free(struct hstream *s)
      * (pipelining), else in the worker's cache; an idle keep-alive connection then costs only
      * its own state (~2 kB). A stream that grew a large arena is freed (libevent gives a
      * drained body buffer's chains back by itself). */
+    /* HTTP/2 keeps one object for its next stream, as pipelining does. */
     struct worker *w = hc->w;
-    bool next_waiting = !hc->closed && !hc->spare && evbuffer_get_length(hc->c->in) > 0;
+    bool next_waiting =
+        !hc->closed && !hc->spare && (hc->h2 != NULL || evbuffer_get_length(hc->c->in) > 0);
     if (s->arena.allocated > 64 * 1024 ||
         (!next_waiting && w->n_stream_cache == WORKER_STREAM_CACHE)) {
         stream_destroy(s);
         return;
     }
     evbuffer_drain(s->body, evbuffer_get_length(s->body));
+    if (s->h2_out)
+        evbuffer_drain(s->h2_out, evbuffer_get_length(s->h2_out));
     arena_reset(&s->arena);
     if (next_waiting)
         hc->spare = s;
@@ -488,13 +519,10 @@ void hcm_worker_fini(struct worker *w)
         stream_destroy(w->stream_cache[--w->n_stream_cache]);
 }
 
-/* The response is complete (or the stream was reset): count, log, free, and continue with
- * the next request on this connection. */
-static void stream_finish(struct hstream *s)
+/* Counts and logs a stream that ended (once). */
+static void stream_account(struct hstream *s)
 {
     struct hcm_conn *hc = s->hc;
-    if (s->flags & HS_DONE)
-        return;
     s->flags |= HS_DONE;
     s->resp_done_ns = alog_mono_ns();
     stats_dec(hstats(s), HTTP_downstream_rq_active);
@@ -505,6 +533,36 @@ static void stream_finish(struct hstream *s)
         hist_record(hc->rt->rq_time, (double)(s->resp_done_ns - s->start_ns) / 1e6);
     }
     stream_log(s);
+}
+
+void hcm_stream_closed(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    if (s->flags & HS_DONE)
+        return;
+    stream_account(s);
+    stream_free(s);
+    if (hc->closed)
+        return;
+    uint32_t max = hc->cfg->max_requests_per_connection;
+    if (max && hc->n_requests >= max && !hc->h2_goaway) {
+        stats_inc(hc->rt->stats, HTTP_downstream_cx_max_requests_reached);
+        h2d_goaway(hc);
+    } else if (hc->w->draining && !hc->h2_goaway) {
+        h2d_goaway(hc);
+    }
+    if (!hc->n_h2_streams)
+        hc->idle_since_ns = alog_mono_ns();
+}
+
+/* The response is complete (or the stream was reset): count, log, free, and continue with
+ * the next request on this connection. */
+static void stream_finish(struct hstream *s)
+{
+    struct hcm_conn *hc = s->hc;
+    if (s->flags & HS_DONE)
+        return;
+    stream_account(s);
     hc->s = NULL;
     timer_cancel(&hc->hdr_timer);
     stream_free(s);
@@ -540,6 +598,10 @@ static void hcm_conn_free(struct hcm_conn *hc)
     timer_cancel(&hc->hdr_timer);
     event_del(&hc->resume_ev);
     h1_parser_fini(&hc->parser);
+    if (hc->h2) {
+        h2d_free(hc);
+        stats_dec(hc->rt->stats, HTTP_downstream_cx_http2_active);
+    }
     stats_dec(hc->rt->stats, HTTP_downstream_cx_active);
     if (hc->tls)
         stats_dec(hc->rt->stats, HTTP_downstream_cx_ssl_active);
@@ -558,7 +620,25 @@ static void conn_done(struct hcm_conn *hc, bool reset)
     hc->closed = true;
     log_debug(LC_CONNECTION, "[C%llu] http connection done (%s, %u requests, stream %s)",
               (unsigned long long)hc->c->id, reset ? "reset" : "close", hc->n_requests,
-              hc->s ? "open" : "none");
+              hc->s || hc->n_h2_streams ? "open" : "none");
+    if (hc->h2) {
+        /* Queued frames (a GOAWAY) go out first unless this is a reset. */
+        h2d_detach(hc);
+        struct list_head *pos, *tmp;
+        list_for_each_safe(pos, tmp, &hc->h2_streams)
+        {
+            struct hstream *s = list_entry(pos, struct hstream, h2_node);
+            list_del(&s->h2_node);
+            list_init(&s->h2_node);
+            hc->n_h2_streams--;
+            if (!(s->flags & HS_RESP_DONE)) {
+                s->response_flags |= RF_DOWNSTREAM_CONNECTION_TERMINATION;
+                stats_inc(hstats(s), HTTP_downstream_rq_rx_reset);
+            }
+            stream_account(s);
+            stream_free(s);
+        }
+    }
     if (hc->s) {
         struct hstream *s = hc->s;
         if (!(s->flags & HS_RESP_DONE)) {
@@ -578,9 +658,56 @@ static void conn_done(struct hcm_conn *hc, bool reset)
         hcm_conn_free(hc);
 }
 
+static void codec_http1(struct hcm_conn *hc)
+{
+    hc->codec_known = true;
+    stats_inc(hc->rt->stats, HTTP_downstream_cx_http1_total);
+}
+
+/* codec_type AUTO: HTTP/2 when TLS negotiated "h2" or the client sent the preface (Envoy's
+ * autoCreateCodec); HTTP2 always; HTTP1 never. False while the first bytes are too few to
+ * tell. */
+static bool choose_codec(struct hcm_conn *hc)
+{
+    bool h2 = hc->cfg->codec_type == CODEC_HTTP2;
+    if (!h2) {
+        const uint8_t *alpn;
+        h2 = tls_conn_alpn(hc->c, &alpn) == 2 && memcmp(alpn, "h2", 2) == 0;
+    }
+    if (!h2 && hc->cfg->codec_type == CODEC_AUTO) {
+        size_t avail = evbuffer_get_length(hc->c->in);
+        if (avail == 0)
+            return false;
+        const char *p =
+            (const char *)evbuffer_pullup(hc->c->in, avail < 24 ? (ev_ssize_t)avail : 24);
+        bool more = false;
+        h2 = p && h2d_is_preface(p, avail, &more);
+        if (more)
+            return false; /* a prefix of the preface so far: wait */
+    }
+    if (!h2) {
+        codec_http1(hc);
+        return true;
+    }
+    hc->codec_known = true;
+    if (h2d_start(hc) < 0) {
+        conn_done(hc, true);
+        return false;
+    }
+    stats_inc(hc->rt->stats, HTTP_downstream_cx_http2_total);
+    stats_inc(hc->rt->stats, HTTP_downstream_cx_http2_active);
+    return true;
+}
+
 static void down_read(struct conn *c)
 {
     struct hcm_conn *hc = c->ctx;
+    if (!hc->codec_known && !choose_codec(hc))
+        return;
+    if (hc->h2) {
+        h2d_on_read(hc);
+        return;
+    }
     if (hc->s)
         touch(hc->s);
     hcm_parse(hc);
@@ -589,7 +716,9 @@ static void down_read(struct conn *c)
 static void down_write_low(struct conn *c)
 {
     struct hcm_conn *hc = c->ctx;
-    if (hc->s)
+    if (hc->h2)
+        h2d_on_write_low(hc);
+    else if (hc->s)
         router_on_downstream_drained(hc->s);
 }
 
@@ -598,6 +727,11 @@ static void down_event(struct conn *c, enum conn_event ev)
     struct hcm_conn *hc = c->ctx;
     if (ev == CONN_EV_DRAINED)
         return;
+    if (hc->h2 || !hc->codec_known) {
+        /* HTTP/2 has no half-close of a connection: streams still open are reset (DC). */
+        conn_done(hc, ev != CONN_EV_EOF);
+        return;
+    }
     if (ev == CONN_EV_EOF && !hc->s && h1_parser_idle(&hc->parser)) {
         conn_done(hc, false); /* a clean close between requests */
         return;
@@ -626,7 +760,12 @@ static void down_event(struct conn *c, enum conn_event ev)
 static void down_drain(struct conn *c)
 {
     struct hcm_conn *hc = c->ctx;
-    if (!hc->s) {
+    if (hc->h2) {
+        /* Envoy: GOAWAY; streams in flight finish, then the connection closes. */
+        if (!hc->h2_goaway)
+            stats_inc(hc->rt->stats, HTTP_downstream_cx_drain_close);
+        h2d_goaway(hc);
+    } else if (!hc->s) {
         stats_inc(hc->rt->stats, HTTP_downstream_cx_drain_close);
         conn_done(hc, false);
     }
@@ -766,7 +905,7 @@ static bool sanitize_request(struct hstream *s)
     }
     /* forward_client_cert_details SANITIZE (the default, and the only mode for now): the
      * client's x-forwarded-client-cert never reaches the upstream. */
-    if (hc->parser.flags & H1_MF_XFCC)
+    if (hc->h2 || (hc->parser.flags & H1_MF_XFCC))
         http_msg_remove(req, "x-forwarded-client-cert");
     if (!req->authority.n && cfg->default_host_for_http_10 && req->version == HTTP_VERSION_1_0)
         http_msg_set_authority(req, cfg->default_host_for_http_10,
@@ -890,19 +1029,28 @@ static void classify_upgrade(struct hstream *s)
 static void on_request_head(struct hstream *s)
 {
     struct hcm_conn *hc = s->hc;
-    timer_cancel(&hc->hdr_timer);
     hc->n_requests++;
     stats_inc(hstats(s), HTTP_downstream_rq_total);
-    stats_inc(hstats(s), HTTP_downstream_rq_http1_total);
-    if (!(hc->parser.flags & H1_MF_KEEP_ALIVE))
-        hc->close_after = true;
+    if (hc->h2) {
+        stats_inc(hstats(s), HTTP_downstream_rq_http2_total);
+    } else {
+        timer_cancel(&hc->hdr_timer);
+        stats_inc(hstats(s), HTTP_downstream_rq_http1_total);
+        if (!(hc->parser.flags & H1_MF_KEEP_ALIVE))
+            hc->close_after = true;
+        if (hc->parser.flags & H1_MF_EXPECT_CONTINUE)
+            s->flags |= HS_EXPECT_100;
+    }
     if (s->req.method == HTTP_METHOD_HEAD)
         s->flags |= HS_HEAD_REQ;
-    if (hc->parser.flags & H1_MF_EXPECT_CONTINUE)
-        s->flags |= HS_EXPECT_100;
     if (!sanitize_request(s))
         return;
     router_on_request_head(s);
+}
+
+void hcm_stream_request_head(struct hstream *s)
+{
+    on_request_head(s);
 }
 
 static void request_done(struct hstream *s)
@@ -910,6 +1058,21 @@ static void request_done(struct hstream *s)
     s->flags |= HS_REQ_DONE;
     s->req_done_ns = alog_mono_ns();
     timer_cancel(&s->req_timer);
+}
+
+void hcm_stream_request_done(struct hstream *s)
+{
+    request_done(s);
+}
+
+void hcm_conn_done(struct hcm_conn *hc, bool reset)
+{
+    conn_done(hc, reset);
+}
+
+void hcm_conn_release(struct hcm_conn *hc)
+{
+    hcm_conn_free(hc);
 }
 
 /* Feeds buffered downstream bytes to the parser until a request is complete (its response
@@ -1082,6 +1245,8 @@ int hcm_send_response_head(struct hstream *s)
     } else if (framing == HTTP_BODY_NONE) {
         framing = HTTP_BODY_LENGTH;
         len = 0;
+    } else if (hc->h2) {
+        /* HTTP/2 frames the body itself: only a known length is announced. */
     } else if (framing == HTTP_BODY_UNTIL_CLOSE || framing == HTTP_BODY_CHUNKED) {
         if (s->req.version == HTTP_VERSION_1_1) {
             framing = HTTP_BODY_CHUNKED;
@@ -1091,6 +1256,17 @@ int hcm_send_response_head(struct hstream *s)
             s->flags |= HS_RESP_CLOSE;
             hc->close_after = true;
         }
+    }
+    if (hc->h2) {
+        http_msg_strip_hop_by_hop(resp, false);
+        int rc = h2d_submit_response(s, len, framing == HTTP_BODY_LENGTH, no_body);
+        if (rc < 0) {
+            log_warn(LC_FILTER, "[C%llu][S%d] cannot encode response head: %s",
+                     (unsigned long long)hc->c->id, s->h2_id, rm_strerror(rc));
+            hcm_reset(s, RF_UPSTREAM_PROTOCOL_ERROR, "response_encode_error");
+            return rc;
+        }
+        goto sent;
     }
     unsigned wf = 0;
     bool tunnel = (s->flags & HS_TUNNEL) != 0;
@@ -1113,6 +1289,7 @@ int hcm_send_response_head(struct hstream *s)
         hcm_reset(s, RF_UPSTREAM_PROTOCOL_ERROR, "response_encode_error");
         return rc;
     }
+sent:
     s->flags |= HS_RESP_STARTED;
     s->status = st;
     count_status(s, st);
@@ -1149,8 +1326,14 @@ void hcm_send_response_body(struct hstream *s, struct evbuffer *data, size_t n)
     struct conn *c = s->hc->c;
     if (n == 0)
         return;
-    if (s->flags & HS_HEAD_REQ) {
+    if (s->flags & (HS_HEAD_REQ | HS_CLOSING)) {
         evbuffer_drain(data, n);
+        return;
+    }
+    if (s->hc->h2) {
+        h2d_send_body(s, data, n);
+        s->bytes_tx += n;
+        touch(s);
         return;
     }
     struct evbuffer_iovec seg;
@@ -1172,6 +1355,15 @@ void hcm_send_response_body(struct hstream *s, struct evbuffer *data, size_t n)
 void hcm_response_done(struct hstream *s)
 {
     struct hcm_conn *hc = s->hc;
+    if (hc->h2) {
+        if (s->flags & HS_CLOSING)
+            return;
+        s->flags |= HS_RESP_DONE | HS_CLOSING;
+        timer_cancel(&s->req_timer);
+        router_stream_done(s); /* the upstream side is over; the codec closes the stream */
+        h2d_response_done(s);
+        return;
+    }
     if ((s->flags & HS_RESP_CHUNKED) && !(s->flags & HS_HEAD_REQ))
         h1_write_last_chunk(hc->c->out, s->resp.trailers.n ? &s->resp.trailers : NULL);
     s->flags |= HS_RESP_DONE;
@@ -1186,17 +1378,43 @@ void hcm_response_done(struct hstream *s)
 
 void hcm_flush(struct hstream *s)
 {
-    conn_flush(s->hc->c);
+    if (s->hc->h2)
+        h2d_schedule(s->hc);
+    else
+        conn_flush(s->hc->c);
 }
 
 bool hcm_downstream_full(const struct hstream *s)
 {
+    if (s->hc->h2)
+        return h2d_stream_full(s);
     return conn_is_above_high(s->hc->c);
+}
+
+bool hcm_request_paused(const struct hstream *s)
+{
+    if (s->hc->h2)
+        return h2d_stream_paused(s);
+    return (s->hc->c->flags & CONN_F_READ_PAUSED) != 0;
+}
+
+void hcm_send_continue(struct hstream *s)
+{
+    if (s->hc->h2) {
+        h2d_send_continue(s);
+        return;
+    }
+    h1_write_continue(s->hc->c->out);
+    conn_flush(s->hc->c);
 }
 
 void hcm_pause_request(struct hstream *s, bool pause)
 {
     struct hcm_conn *hc = s->hc;
+    if (hc->h2) {
+        h2d_pause(s, pause);
+        return;
+    }
     if (pause) {
         conn_read_disable(hc->c);
     } else if (!hc->closed) {
@@ -1211,10 +1429,20 @@ void hcm_pause_request(struct hstream *s, bool pause)
 void hcm_reset(struct hstream *s, uint32_t rf, const char *details)
 {
     struct hcm_conn *hc = s->hc;
+    if (s->flags & (HS_DONE | HS_CLOSING))
+        return;
     s->response_flags |= rf;
     if (details)
         s->details = details;
     stats_inc(hstats(s), HTTP_downstream_rq_tx_reset);
+    if (hc->h2) {
+        /* HTTP/2 resets only this stream (RST_STREAM); the connection goes on. */
+        s->flags |= HS_CLOSING;
+        timer_cancel(&s->req_timer);
+        router_stream_done(s);
+        h2d_reset_stream(s, 2 /* INTERNAL_ERROR */);
+        return;
+    }
     conn_done(hc, true);
 }
 
@@ -1222,7 +1450,7 @@ void hcm_local_reply(struct hstream *s, int status, uint32_t rf, const char *det
                      const char *body)
 {
     struct hcm_conn *hc = s->hc;
-    if (s->flags & HS_DONE)
+    if (s->flags & (HS_DONE | HS_CLOSING))
         return;
     s->response_flags |= rf;
     s->details = details;
@@ -1247,12 +1475,20 @@ void hcm_local_reply(struct hstream *s, int status, uint32_t rf, const char *det
     s->resp.version = HTTP_VERSION_1_1;
     if (blen)
         http_msg_set(&s->resp, "content-type", ctype ? ctype : "text/plain");
-    if (status >= 400 && !(s->flags & HS_REQ_DONE))
+    if (status >= 400 && !(s->flags & HS_REQ_DONE) && !hc->h2)
         hc->close_after = true; /* the rest of the request body is never read */
     s->resp.body = HTTP_BODY_LENGTH;
     s->resp.content_length = blen;
     if (hcm_send_response_head(s) < 0)
         return;
+    if (hc->h2) {
+        if (blen && !(s->flags & HS_HEAD_REQ)) {
+            evbuffer_add(s->h2_out, body, blen);
+            s->bytes_tx += blen;
+        }
+        hcm_response_done(s);
+        return;
+    }
     if (blen && !(s->flags & HS_HEAD_REQ)) {
         evbuffer_add(hc->c->out, body, blen);
         s->bytes_tx += blen;
@@ -1289,7 +1525,9 @@ void hcm_on_accept(struct worker *w, struct conn *c, const struct cfg_hcm *cfg, 
     c->st_tx = HTTP_downstream_cx_tx_bytes_total;
     stats_inc(rt->stats, HTTP_downstream_cx_total);
     stats_inc(rt->stats, HTTP_downstream_cx_active);
-    stats_inc(rt->stats, HTTP_downstream_cx_http1_total);
+    list_init(&hc->h2_streams);
+    if (cfg->codec_type == CODEC_HTTP1)
+        codec_http1(hc);
     hc->scheme = "http";
     hc->scheme_len = 4;
     if (tls_conn_is_tls(c)) {

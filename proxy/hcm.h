@@ -2,9 +2,12 @@
 /* proxy/hcm.h — the HTTP connection manager (envoy.filters.network.http_connection_manager)
  * and its streams, shared by hcm.c (downstream side: codec, stream lifecycle, local replies,
  * access logs, stats) and router.c (route → cluster → host → upstream attempts, retries and
- * timeouts). A downstream HTTP/1.1 connection runs one stream at a time: pipelined requests
- * wait in the input buffer and are parsed once the previous response is complete, so they
- * are answered in order. Everything here belongs to one worker. */
+ * timeouts), and hcm_h2.c (the downstream HTTP/2 codec on nghttp2). A downstream HTTP/1.1
+ * connection runs one stream at a time: pipelined requests wait in the input buffer and are
+ * parsed once the previous response is complete, so they are answered in order. An HTTP/2
+ * connection runs many streams at once, each its own struct hstream. The codec is chosen on
+ * the first bytes (codec_type AUTO: ALPN "h2" or the client preface). Everything here
+ * belongs to one worker. */
 #ifndef RM_HCM_H
 #define RM_HCM_H
 
@@ -41,6 +44,7 @@ struct hcm_rt {
 };
 
 struct hstream;
+struct nghttp2_session;
 
 struct hcm_conn {
     struct worker *w;
@@ -65,7 +69,14 @@ struct hcm_conn {
     struct event idle_timer; /* common_http_protocol_options.idle_timeout */
     struct event dur_timer;  /* max_connection_duration */
     struct event hdr_timer;  /* request_headers_timeout */
-    struct event resume_ev;  /* deferred parse of pipelined requests */
+    struct event resume_ev;  /* deferred parse of pipelined requests; HTTP/2: deferred send */
+    /* HTTP/2 (hcm_h2.c); h2 is NULL on an HTTP/1.1 connection. */
+    struct nghttp2_session *h2;
+    struct list_head h2_streams; /* open streams (hstream.h2_node) */
+    uint32_t n_h2_streams;
+    bool codec_known;     /* HTTP/1.1 or HTTP/2 chosen (first bytes, ALPN) */
+    bool h2_goaway;       /* GOAWAY sent or queued: no new streams, close when idle */
+    bool h2_send_pending; /* resume_ev is active to send what nghttp2 has queued */
 };
 
 /* One upstream attempt (Envoy's UpstreamRequest). */
@@ -100,6 +111,7 @@ struct upstream_req {
 #define HS_PENDING 0x0400u       /* waiting for a connection (circuit breaker) */
 #define HS_UPGRADE 0x0800u /* an upgrade request (Upgrade + Connection: upgrade, or CONNECT) */
 #define HS_TUNNEL 0x1000u  /* the upgrade happened: both directions are raw bytes */
+#define HS_CLOSING 0x2000u /* HTTP/2: answered or reset; the codec closes it from the loop */
 
 struct hstream {
     /* Kept when the stream object is reused for the connection's next request. */
@@ -113,8 +125,15 @@ struct hstream {
     int64_t idle_fire_ns;          /* when idle_timer fires; 0 = not armed */
     int64_t global_fire_ns;        /* when global_timer fires; 0 = not armed */
     struct upstream_req *ur_spare; /* the last attempt's object, reused by the next one */
+    struct evbuffer *h2_out;       /* HTTP/2: response body waiting for nghttp2 (lazy) */
     /* Everything from |hc| on is zeroed for each request. */
     struct hcm_conn *hc;
+    int32_t h2_id;            /* HTTP/2 stream id, 0 on HTTP/1.1 */
+    uint32_t h2_flags;        /* H2S_* (hcm_h2.c) */
+    uint32_t h2_unconsumed;   /* request DATA bytes not yet given back as window */
+    uint32_t h2_hdr_bytes;    /* request header bytes so far (max_request_headers_kb) */
+    uint32_t h2_hdr_count;    /* request header fields so far (max_headers_count) */
+    struct list_head h2_node; /* hcm_conn.h2_streams */
     struct http_msg req, resp;
     uint32_t flags; /* HS_* */
     const struct cfg_vhost *vh;
@@ -184,6 +203,10 @@ void hcm_alog_ctx(struct hstream *s, struct alog_ctx *ctx);
 void hcm_flush(struct hstream *s);
 /* True when the downstream output is above its high watermark. */
 bool hcm_downstream_full(const struct hstream *s);
+/* True while reading the request body is paused (hcm_pause_request). */
+bool hcm_request_paused(const struct hstream *s);
+/* Answers Expect: 100-continue with an interim 100 response. */
+void hcm_send_continue(struct hstream *s);
 
 /* ---- router.c, for hcm.c ------------------------------------------------------------------ */
 
@@ -212,5 +235,55 @@ void hcm_stream_idle_update(struct hstream *s);
 
 /* Frees the worker's cached stream objects (worker_fini, after the thread ended). */
 void hcm_worker_fini(struct worker *w);
+
+/* ---- hcm.c, for hcm_h2.c ------------------------------------------------------------------ */
+
+/* A new stream on |hc| (HTTP/2: one per request stream). NULL when out of memory. */
+struct hstream *hcm_stream_new(struct hcm_conn *hc);
+/* The request head in s->req is complete: count, sanitize, route. */
+void hcm_stream_request_head(struct hstream *s);
+/* The request is complete (end_stream): request_timeout stops. */
+void hcm_stream_request_done(struct hstream *s);
+/* HTTP/2: the stream closed (both ends, or reset): count, log and free it. */
+void hcm_stream_closed(struct hstream *s);
+/* Activity on the stream (the stream idle timer). */
+void hcm_stream_touch(struct hstream *s);
+/* Ends the downstream connection (see conn_done in hcm.c). */
+void hcm_conn_done(struct hcm_conn *hc, bool reset);
+/* Frees a connection that hcm_conn_done() ended while the codec held it (in_parse). */
+void hcm_conn_release(struct hcm_conn *hc);
+
+/* ---- hcm_h2.c, for hcm.c ------------------------------------------------------------------ */
+
+/* True when |p| (|n| bytes) starts with the HTTP/2 client preface; *|more| when the bytes so
+ * far are a prefix of it (wait for more before deciding). */
+bool h2d_is_preface(const char *p, size_t n, bool *more);
+/* Makes |hc| an HTTP/2 connection: the nghttp2 server session and our SETTINGS. Returns 0
+ * or -RM_ENOMEM. */
+int h2d_start(struct hcm_conn *hc);
+/* Feeds what is in c->in to nghttp2 and sends what it queued. */
+void h2d_on_read(struct hcm_conn *hc);
+/* Sends what nghttp2 queued (from the loop: resume_ev). */
+void h2d_run(struct hcm_conn *hc);
+/* Asks for h2d_run() from the loop. */
+void h2d_schedule(struct hcm_conn *hc);
+/* The downstream output drained: send more, resume streams waiting on it. */
+void h2d_on_write_low(struct hcm_conn *hc);
+/* Submits the response head of |s| (|no_body|: the HEADERS frame ends the stream once the
+ * response is done). Returns 0 or -RM_E*. */
+int h2d_submit_response(struct hstream *s, uint64_t content_length, bool has_length, bool no_body);
+void h2d_send_body(struct hstream *s, struct evbuffer *data, size_t n);
+void h2d_response_done(struct hstream *s);
+/* Resets the stream (RST_STREAM |error_code|); it closes from the loop. */
+void h2d_reset_stream(struct hstream *s, uint32_t error_code);
+void h2d_pause(struct hstream *s, bool pause);
+bool h2d_stream_paused(const struct hstream *s);
+bool h2d_stream_full(const struct hstream *s);
+void h2d_send_continue(struct hstream *s);
+/* Graceful close: GOAWAY now, the connection ends when its streams are done. */
+void h2d_goaway(struct hcm_conn *hc);
+/* Detaches every stream from the session (the connection is going away). */
+void h2d_detach(struct hcm_conn *hc);
+void h2d_free(struct hcm_conn *hc);
 
 #endif

@@ -491,7 +491,7 @@ static void send_body(struct hstream *s)
      * stream), and a first flush that stays under the high mark never calls on_write_low. */
     if (conn_is_above_high(uc))
         hcm_pause_request(s, true);
-    else if (s->hc->c->flags & CONN_F_READ_PAUSED)
+    else if (hcm_request_paused(s))
         hcm_pause_request(s, false);
 }
 
@@ -1354,8 +1354,7 @@ void router_on_request_head(struct hstream *s)
     if (s->flags & HS_EXPECT_100) {
         /* Envoy answers Expect: 100-continue itself and does not forward it. */
         http_msg_remove(req, "expect");
-        h1_write_continue(hc->c->out);
-        conn_flush(hc->c);
+        hcm_send_continue(s);
     }
     if (s->flags & HS_REQ_DONE) {
         start_timers(s);

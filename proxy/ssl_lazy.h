@@ -43,6 +43,7 @@ int ssl_lazy_load(char *err, size_t cap);
     X(SSL_CTX_use_certificate)                                                                     \
     X(SSL_do_handshake)                                                                            \
     X(SSL_free)                                                                                    \
+    X(SSL_get0_alpn_selected)                                                                      \
     X(SSL_get0_peer_certificates)                                                                  \
     X(SSL_get_current_cipher)                                                                      \
     X(SSL_get_error)                                                                               \
@@ -119,6 +120,8 @@ SSL_LAZY_SYMS(SSL_LAZY_DECL)
 #define SSL_do_handshake rm_lazy_SSL_do_handshake
 #undef SSL_free
 #define SSL_free rm_lazy_SSL_free
+#undef SSL_get0_alpn_selected
+#define SSL_get0_alpn_selected rm_lazy_SSL_get0_alpn_selected
 #undef SSL_get0_peer_certificates
 #define SSL_get0_peer_certificates rm_lazy_SSL_get0_peer_certificates
 #undef SSL_get_current_cipher

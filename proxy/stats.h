@@ -179,6 +179,8 @@ struct stats_block {
     G(downstream_cx_active)                     \
     C(downstream_cx_destroy)                    \
     C(downstream_cx_http1_total)                \
+    C(downstream_cx_http2_total)                \
+    G(downstream_cx_http2_active)               \
     C(downstream_cx_ssl_total)                  \
     G(downstream_cx_ssl_active)                 \
     C(downstream_cx_protocol_error)             \
@@ -190,6 +192,7 @@ struct stats_block {
     C(downstream_cx_tx_bytes_total)             \
     C(downstream_rq_total)                      \
     C(downstream_rq_http1_total)                \
+    C(downstream_rq_http2_total)                \
     G(downstream_rq_active)                     \
     C(downstream_rq_completed)                  \
     C(downstream_rq_1xx)                        \

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -53,6 +54,9 @@ bool tls_conn_is_tls(const struct conn *c);
 const char *tls_conn_version(const struct conn *c); /* "TLSv1.3" */
 const char *tls_conn_cipher(const struct conn *c);  /* IANA-style name */
 const char *tls_conn_sni(const struct conn *c);     /* requested server name */
+/* The negotiated ALPN protocol ("h2"): its length, with *|out| pointing at its bytes (not
+ * NUL-terminated); 0 when none was negotiated (or on a plain conn). */
+size_t tls_conn_alpn(const struct conn *c, const uint8_t **out);
 bool tls_conn_peer_cert_presented(const struct conn *c);
 /* The peer certificate's URI SANs (SPIFFE identities) joined with ',' as Envoy's
  * %DOWNSTREAM_PEER_URI_SAN% prints them, NUL-terminated in |out| (cut at |cap|). Returns the

@@ -40,8 +40,7 @@ static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
         if (want > READ_RESERVE)
             want = READ_RESERVE;
         struct evbuffer_iovec v[2];
-        int nv = evbuffer_reserve_space(buf, (ev_ssize_t)want, v,
-                                        evbuffer_get_length(buf) ? 2 : 1);
+        int nv = evbuffer_reserve_space(buf, (ev_ssize_t)want, v, evbuffer_get_length(buf) ? 2 : 1);
         if (nv <= 0)
             return total ? total : -RM_ENOMEM;
         struct iovec iov[2];
@@ -53,8 +52,8 @@ static long plain_read(struct conn *c, struct evbuffer *buf, size_t max)
             iov[i].iov_len = v[i].iov_len;
             cap += v[i].iov_len;
         }
-        ssize_t n = nv == 1 ? recv(c->fd, iov[0].iov_base, iov[0].iov_len, 0)
-                            : readv(c->fd, iov, nv);
+        ssize_t n =
+            nv == 1 ? recv(c->fd, iov[0].iov_base, iov[0].iov_len, 0) : readv(c->fd, iov, nv);
         if (n <= 0) {
             evbuffer_commit_space(buf, v, 0);
             bool again = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);

@@ -453,6 +453,17 @@ const char *tls_conn_sni(const struct conn *c)
     return t ? SSL_get_servername(t->ssl, TLSEXT_NAMETYPE_host_name) : NULL;
 }
 
+size_t tls_conn_alpn(const struct conn *c, const uint8_t **out)
+{
+    struct tls_conn *t = tls_of(c);
+    *out = NULL;
+    if (!t || !t->hs_done)
+        return 0;
+    unsigned n = 0;
+    SSL_get0_alpn_selected(t->ssl, out, &n);
+    return *out ? n : 0;
+}
+
 bool tls_conn_peer_cert_presented(const struct conn *c)
 {
     struct tls_conn *t = tls_of(c);

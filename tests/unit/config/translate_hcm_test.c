@@ -576,13 +576,64 @@ static void test_defaults(void **state)
 
 /* ---- the connection manager's own errors ----------------------------------------------------- */
 
+static void test_http2_options(void **state)
+{
+    (void)state;
+    struct run *r = ok("\"@type\": " HCM_URL "\n"
+                       "stat_prefix: s\n"
+                       "codec_type: HTTP2\n"
+                       "http2_protocol_options: { max_concurrent_streams: 5, hpack_table_size: 0,\n"
+                       "  initial_stream_window_size: 65535, initial_connection_window_size: "
+                       "1048576 }\n"
+                       "route_config: { virtual_hosts: [] }\n"
+                       "http_filters: [ { name: envoy.filters.http.router } ]\n");
+    const struct cfg_hcm *h = r->hcm;
+    assert_int_equal(h->codec_type, CODEC_HTTP2);
+    assert_int_equal(h->h2.max_concurrent_streams, 5);
+    assert_int_equal(h->h2.hpack_table_size, 0);
+    assert_int_equal(h->h2.initial_stream_window_size, 65535);
+    assert_int_equal(h->h2.initial_connection_window_size, 1048576);
+    run_free(r);
+
+    /* Envoy's defaults */
+    r = ok("\"@type\": " HCM_URL "\n"
+           "stat_prefix: s\n"
+           "route_config: { virtual_hosts: [] }\n"
+           "http_filters: [ { name: envoy.filters.http.router } ]\n");
+    h = r->hcm;
+    assert_int_equal(h->codec_type, CODEC_AUTO);
+    assert_int_equal(h->h2.max_concurrent_streams, 2147483647u);
+    assert_int_equal(h->h2.hpack_table_size, 4096);
+    assert_int_equal(h->h2.initial_stream_window_size, 268435456u);
+    assert_int_equal(h->h2.initial_connection_window_size, 268435456u);
+    run_free(r);
+
+    /* clang-format off */
+    expect_errors(
+        /* 1 */ "\"@type\": " HCM_URL "\n"
+        /* 2 */ "stat_prefix: s\n"
+        /* 3 */ "http2_protocol_options: { allow_metadata: true, initial_stream_window_size: 100,\n"
+        /* 4 */ "  max_concurrent_streams: 0, max_concurent_streams: 3 }\n"
+        /* 5 */ "route_config: { virtual_hosts: [] }\n"
+        /* 6 */ "http_filters: [ { name: envoy.filters.http.router } ]\n",
+        "hcm.yaml:4:30: typed_config.http2_protocol_options.max_concurent_streams: unknown field "
+        "\"max_concurent_streams\" in envoy.config.core.v3.Http2ProtocolOptions",
+        "hcm.yaml:3:27: typed_config.http2_protocol_options.allow_metadata: allow_metadata is not "
+        "supported by Remora yet: METADATA frames are not implemented",
+        "hcm.yaml:4:27: typed_config.http2_protocol_options.max_concurrent_streams: "
+        "max_concurrent_streams must be in [1, 2147483647]",
+        "hcm.yaml:3:77: typed_config.http2_protocol_options.initial_stream_window_size: "
+        "initial_stream_window_size must be in [65535, 2147483647]");
+    /* clang-format on */
+}
+
 static void test_hcm_errors(void **state)
 {
     (void)state;
     /* clang-format off */
     expect_errors(
         /* 1 */ "\"@type\": " HCM_URL "\n"
-        /* 2 */ "codec_type: HTTP2\n"
+        /* 2 */ "codec_type: HTTP3\n"
         /* 3 */ "rds: { route_config_name: r }\n"
         /* 4 */ "max_request_headers_kb: 8193\n"
         /* 5 */ "server_name: \"a\\r\\nb\"\n"
@@ -604,7 +655,7 @@ static void test_hcm_errors(void **state)
         "not supported by Remora yet: only SANITIZE (the default) is implemented",
         "hcm.yaml:1:1: typed_config.stat_prefix: stat_prefix is required (a non-empty string; "
         "stats are rooted at http.<stat_prefix>.)",
-        "hcm.yaml:2:13: typed_config.codec_type: HTTP2 is not supported by Remora yet",
+        "hcm.yaml:2:13: typed_config.codec_type: HTTP3 is not supported by Remora yet",
         "hcm.yaml:5:14: typed_config.server_name: server_name must not contain CR or LF",
         "hcm.yaml:4:25: typed_config.max_request_headers_kb: max_request_headers_kb must be "
         "within 1..8192 (got 8193)",
@@ -1398,6 +1449,7 @@ int main(void)
         cmocka_unit_test(test_front_proxy),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_hcm_errors),
+        cmocka_unit_test(test_http2_options),
         cmocka_unit_test(test_upgrade_configs),
         cmocka_unit_test(test_http_filter_errors),
         cmocka_unit_test(test_route_actions),
