@@ -132,9 +132,13 @@ static int build_nv(struct hstream *s, const struct http_hdrs *h, int status, bo
         return -RM_ENOMEM;
     size_t n = 0;
     if (status) {
-        char *st = arena_sprintf(&s->arena, "%03d", status);
-        if (!st)
+        char *st = arena_alloc(&s->arena, 4);
+        if (!st || status < 100 || status > 999)
             return -RM_ENOMEM;
+        st[0] = (char)('0' + status / 100);
+        st[1] = (char)('0' + status / 10 % 10);
+        st[2] = (char)('0' + status % 10);
+        st[3] = '\0';
         nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE};
     }
     for (uint32_t i = 0; i < h->n; i++) {
@@ -145,11 +149,21 @@ static int build_nv(struct hstream *s, const struct http_hdrs *h, int status, bo
                                NGHTTP2_NV_FLAG_NONE};
     }
     if (has_cl) {
-        char *v = arena_sprintf(&s->arena, "%llu", (unsigned long long)cl);
+        /* Decimal digits by hand: vfprintf showed in the per-request profile. */
+        char *v = arena_alloc(&s->arena, 21);
         if (!v)
             return -RM_ENOMEM;
-        nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)v, 14, strlen(v),
-                               NGHTTP2_NV_FLAG_NONE};
+        char tmp[20];
+        size_t k = 0;
+        do {
+            tmp[k++] = (char)('0' + cl % 10);
+            cl /= 10;
+        } while (cl);
+        for (size_t i = 0; i < k; i++)
+            v[i] = tmp[k - 1 - i];
+        v[k] = '\0';
+        nv[n++] =
+            (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)v, 14, k, NGHTTP2_NV_FLAG_NONE};
     }
     *out = nv;
     *n_out = n;
