@@ -450,25 +450,6 @@ static int parse_status_line(struct h1_parser *p, struct http_msg *msg, const ch
 
 /* ---- field lines (RFC 9112 §5, RFC 9110 §5) ----------------------------------------------- */
 
-/* Content-Length = 1*DIGIT (RFC 9110 §8.6). Lists ("1,1"), signs and inner spaces are
- * refused rather than reconciled. Fits int64. */
-static bool parse_content_length(const char *v, size_t n, uint64_t *out)
-{
-    if (n == 0)
-        return false;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return false;
-        unsigned d = (unsigned)(v[i] - '0');
-        if (x > ((uint64_t)INT64_MAX - d) / 10)
-            return false;
-        x = x * 10 + d;
-    }
-    *out = x;
-    return true;
-}
-
 /* Folds one Transfer-Encoding field value into p->te_state (fields combine in order). */
 static void te_fold(struct h1_parser *p, const char *v, size_t n)
 {
@@ -571,7 +552,7 @@ static int special_field(struct h1_parser *p, struct http_slice name, struct htt
              * repeated one is refused too rather than reconciled. */
             if (p->mf & MF_CL)
                 return bad(p, D_CL);
-            if (!parse_content_length(value.p, value.n, &p->content_length))
+            if (!http_parse_content_length(value.p, value.n, &p->content_length))
                 return bad(p, D_CL);
             p->mf |= MF_CL;
         }

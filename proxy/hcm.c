@@ -460,11 +460,6 @@ struct hstream *hcm_stream_new(struct hcm_conn *hc)
     return s;
 }
 
-static struct hstream *stream_new(struct hcm_conn *hc)
-{
-    return hcm_stream_new(hc);
-}
-
 void hcm_stream_touch(struct hstream *s)
 {
     touch(s);
@@ -1102,7 +1097,7 @@ static void hcm_parse(struct hcm_conn *hc)
                 conn_done(hc, false);
                 break;
             }
-            s = stream_new(hc);
+            s = hcm_stream_new(hc);
             if (!s) {
                 conn_done(hc, true);
                 break;
@@ -1259,7 +1254,7 @@ int hcm_send_response_head(struct hstream *s)
     }
     if (hc->h2) {
         http_msg_strip_hop_by_hop(resp, false);
-        int rc = h2d_submit_response(s, len, framing == HTTP_BODY_LENGTH, no_body);
+        int rc = h2d_submit_response(s, len, framing == HTTP_BODY_LENGTH);
         if (rc < 0) {
             log_warn(LC_FILTER, "[C%llu][S%d] cannot encode response head: %s",
                      (unsigned long long)hc->c->id, s->h2_id, rm_strerror(rc));

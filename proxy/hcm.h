@@ -269,9 +269,9 @@ void h2d_run(struct hcm_conn *hc);
 void h2d_schedule(struct hcm_conn *hc);
 /* The downstream output drained: send more, resume streams waiting on it. */
 void h2d_on_write_low(struct hcm_conn *hc);
-/* Submits the response head of |s| (|no_body|: the HEADERS frame ends the stream once the
- * response is done). Returns 0 or -RM_E*. */
-int h2d_submit_response(struct hstream *s, uint64_t content_length, bool has_length, bool no_body);
+/* Submits the response head of |s|, with content-length when |has_length| (never for
+ * 1xx, 204, 304). The body follows from h2_out. Returns 0 or -RM_E*. */
+int h2d_submit_response(struct hstream *s, uint64_t content_length, bool has_length);
 void h2d_send_body(struct hstream *s, struct evbuffer *data, size_t n);
 void h2d_response_done(struct hstream *s);
 /* Resets the stream (RST_STREAM |error_code|); it closes from the loop. */

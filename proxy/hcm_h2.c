@@ -35,6 +35,7 @@
 #include "proxy/log.h"
 #include "proxy/response_flags.h"
 #include "proxy/stats.h"
+#include "proxy/strbuf.h"
 
 #define H2S_PAUSED 0x01u    /* request DATA is not given back as window */
 #define H2S_EOF 0x02u       /* the response ends once h2_out is sent */
@@ -132,13 +133,10 @@ static int build_nv(struct hstream *s, const struct http_hdrs *h, int status, bo
         return -RM_ENOMEM;
     size_t n = 0;
     if (status) {
-        char *st = arena_alloc(&s->arena, 4);
+        char *st = arena_alloc(&s->arena, 20);
         if (!st || status < 100 || status > 999)
             return -RM_ENOMEM;
-        st[0] = (char)('0' + status / 100);
-        st[1] = (char)('0' + status / 10 % 10);
-        st[2] = (char)('0' + status % 10);
-        st[3] = '\0';
+        rm_u64_dec(st, (uint64_t)status);
         nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE};
     }
     for (uint32_t i = 0; i < h->n; i++) {
@@ -149,19 +147,10 @@ static int build_nv(struct hstream *s, const struct http_hdrs *h, int status, bo
                                NGHTTP2_NV_FLAG_NONE};
     }
     if (has_cl) {
-        /* Decimal digits by hand: vfprintf showed in the per-request profile. */
-        char *v = arena_alloc(&s->arena, 21);
+        char *v = arena_alloc(&s->arena, 20);
         if (!v)
             return -RM_ENOMEM;
-        char tmp[20];
-        size_t k = 0;
-        do {
-            tmp[k++] = (char)('0' + cl % 10);
-            cl /= 10;
-        } while (cl);
-        for (size_t i = 0; i < k; i++)
-            v[i] = tmp[k - 1 - i];
-        v[k] = '\0';
+        size_t k = rm_u64_dec(v, cl);
         nv[n++] =
             (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)v, 14, k, NGHTTP2_NV_FLAG_NONE};
     }
@@ -196,14 +185,13 @@ static ssize_t cb_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t l
     return (ssize_t)n;
 }
 
-int h2d_submit_response(struct hstream *s, uint64_t content_length, bool has_length, bool no_body)
+int h2d_submit_response(struct hstream *s, uint64_t content_length, bool has_length)
 {
     struct hcm_conn *hc = s->hc;
     if (!s->h2_out && !(s->h2_out = evbuffer_new()))
         return -RM_ENOMEM;
     int st = s->resp.status;
     bool cl = has_length && !(st == 204 || st == 304 || st < 200);
-    (void)no_body; /* the body is dropped by the caller (HEAD); the framing stays */
     nghttp2_nv *nv;
     size_t n;
     int rc = build_nv(s, &s->resp.headers, st, cl, content_length, &nv, &n);
@@ -372,20 +360,6 @@ static int cb_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame, v
     return 0;
 }
 
-static bool parse_u64(const uint8_t *p, size_t n, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0 || n > 19)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
 static int add_field(struct hstream *s, struct http_hdrs *h, const uint8_t *name, size_t nlen,
                      const uint8_t *value, size_t vlen)
 {
@@ -447,7 +421,7 @@ static int cb_header(nghttp2_session *sess, const nghttp2_frame *frame, const ui
             rc = http_msg_set_authority(&s->req, (const char *)value, vlen);
     } else if (nlen == 14 && memcmp(name, "content-length", 14) == 0) {
         /* nghttp2 checks it against the DATA it receives. */
-        if (!parse_u64(value, vlen, &s->req.content_length))
+        if (!http_parse_content_length((const char *)value, vlen, &s->req.content_length))
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
         s->h2_flags |= H2S_CL;
     } else if (hc->cfg->headers_with_underscores_action != UNDERSCORES_ALLOW &&

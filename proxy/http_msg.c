@@ -297,6 +297,23 @@ const char *http_reason_phrase(int status)
 /* ---- validation -------------------------------------------------------------------------------
  */
 
+bool http_parse_content_length(const char *v, size_t n, uint64_t *out)
+{
+    if (n == 0)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        unsigned d = (unsigned)(v[i] - '0');
+        if (x > ((uint64_t)INT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    *out = x;
+    return true;
+}
+
 bool http_is_token(const char *s, size_t n)
 {
     if (n == 0)

@@ -143,6 +143,10 @@ extern const uint8_t http_lower[256];
  * name in one lookup per byte. */
 extern const uint8_t http_tchar_lower[256];
 
+/* Content-Length = 1*DIGIT (RFC 9110 §8.6). Lists ("1,1"), signs and inner spaces are
+ * refused rather than reconciled. Fits int64. True with the value in *|out|. */
+bool http_parse_content_length(const char *v, size_t n, uint64_t *out);
+
 /* True when |s| of |n| bytes is a non-empty token (tchar only). */
 bool http_is_token(const char *s, size_t n);
 /* True when |s| of |n| bytes is a valid field value: SP, HTAB, VCHAR and obs-text only (no
