@@ -9,8 +9,15 @@
 #ifndef RM_EVMEM_H
 #define RM_EVMEM_H
 
+#include <nghttp2/nghttp2.h>
+
 /* Installs the allocator. Must run before any other libevent call (first thing in main).
  * A no-op in sanitizer builds, where every allocation must stay visible to ASan. */
 void evmem_install(void);
+
+/* nghttp2's allocator (nghttp2_session_*_new3): the same per-thread lists, with classes from
+ * 64 bytes, since a session allocates and frees a few small objects for every stream. Plain
+ * malloc in sanitizer builds. The lists must not be used after the thread exits. */
+nghttp2_mem *evmem_nghttp2(void);
 
 #endif

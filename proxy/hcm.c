@@ -339,6 +339,7 @@ static void on_request_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void stream_destroy(struct hstream *s);
+static void stream_trim_arm(struct worker *w);
 
 /* The connection idle timer is lazy too: armed at accept and left armed; when it fires it
  * checks whether a stream is active or how long the connection has really been idle. */
@@ -417,10 +418,13 @@ struct hstream *hcm_stream_new(struct hcm_conn *hc)
 {
     struct hstream *s = hc->spare;
     struct worker *w = hc->w;
-    if (!s && w->n_stream_cache)
+    if (!s && w->n_stream_cache) {
         s = w->stream_cache[--w->n_stream_cache];
-    else
+        if (w->n_stream_cache < w->stream_cache_low)
+            w->stream_cache_low = w->n_stream_cache;
+    } else {
         hc->spare = NULL;
+    }
     if (s) {
         /* A finished stream (this connection's, or the worker's cache): its arena keeps its
          * first chunk and its timers stay assigned, so a request mallocs nothing here. */
@@ -502,14 +506,54 @@ static void stream_free(struct hstream *s)
     if (s->h2_out)
         evbuffer_drain(s->h2_out, evbuffer_get_length(s->h2_out));
     arena_reset(&s->arena);
-    if (next_waiting)
+    if (next_waiting) {
         hc->spare = s;
-    else
-        w->stream_cache[w->n_stream_cache++] = s;
+        return;
+    }
+    w->stream_cache[w->n_stream_cache++] = s;
+    if (w->n_stream_cache > WORKER_STREAM_CACHE_KEEP)
+        stream_trim_arm(w);
+}
+
+/* Frees the cached stream objects that no stream took during the last second, down to
+ * WORKER_STREAM_CACHE_KEEP: the cache follows the worker's concurrency without a timer
+ * operation per request, and a finished burst gives its memory back. */
+static void on_stream_trim(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct worker *w = arg;
+    unsigned idle = w->stream_cache_low, freed = 0;
+    if (idle > w->n_stream_cache)
+        idle = w->n_stream_cache;
+    for (; freed < idle && w->n_stream_cache > WORKER_STREAM_CACHE_KEEP; freed++)
+        stream_destroy(w->stream_cache[--w->n_stream_cache]);
+    if (freed)
+        log_debug(LC_CONNECTION, "worker %u: freed %u idle stream objects, %u cached", w->id, freed,
+                  w->n_stream_cache);
+    w->stream_cache_low = w->n_stream_cache;
+    if (w->n_stream_cache > WORKER_STREAM_CACHE_KEEP)
+        arm(w->stream_trim, 1000);
+}
+
+static void stream_trim_arm(struct worker *w)
+{
+    if (!w->stream_trim) {
+        w->stream_trim = evtimer_new(w->base, on_stream_trim, w);
+        if (!w->stream_trim)
+            return; /* the cache is then only bounded by WORKER_STREAM_CACHE */
+    } else if (evtimer_pending(w->stream_trim, NULL)) {
+        return;
+    }
+    w->stream_cache_low = w->n_stream_cache;
+    arm(w->stream_trim, 1000);
 }
 
 void hcm_worker_fini(struct worker *w)
 {
+    if (w->stream_trim)
+        event_free(w->stream_trim);
+    w->stream_trim = NULL;
     while (w->n_stream_cache)
         stream_destroy(w->stream_cache[--w->n_stream_cache]);
 }

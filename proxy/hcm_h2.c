@@ -31,6 +31,7 @@
 #include "proxy/arena.h"
 #include "proxy/conn.h"
 #include "proxy/err.h"
+#include "proxy/evmem.h"
 #include "proxy/hcm.h"
 #include "proxy/log.h"
 #include "proxy/response_flags.h"
@@ -216,7 +217,15 @@ static void resume_data(struct hstream *s)
 
 void h2d_send_body(struct hstream *s, struct evbuffer *data, size_t n)
 {
-    evbuffer_remove_buffer(data, s->h2_out, n);
+    /* A small body is copied: moving its chain would keep the upstream read chain (128 KiB,
+     * the read reservation) alive until the DATA frame leaves, one per stream in flight,
+     * each then a fresh malloc instead of a reused block. */
+    struct evbuffer_iovec seg;
+    if (n <= SMALL_DATA_COPY && evbuffer_peek(data, -1, NULL, &seg, 1) >= 1 && seg.iov_len >= n &&
+        evbuffer_add(s->h2_out, seg.iov_base, n) == 0)
+        evbuffer_drain(data, n);
+    else
+        evbuffer_remove_buffer(data, s->h2_out, n);
     if (evbuffer_get_length(s->h2_out) > s->hc->c->limit)
         s->h2_flags |= H2S_FULL;
     resume_data(s);
@@ -647,6 +656,10 @@ static void init_once(void)
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(g_cbs, cb_invalid_frame);
     /* Window updates follow what the router really took (flow control above). */
     nghttp2_option_set_no_auto_window_update(g_opt, 1);
+    /* nghttp2 keeps closed streams for the RFC 7540 priority tree, as many as
+     * max_concurrent_streams allows: with Envoy's default (2^31 - 1) a long-lived connection
+     * grew by a few hundred bytes per stream it ever carried. Envoy turns this off too. */
+    nghttp2_option_set_no_closed_streams(g_opt, 1);
 }
 
 int h2d_start(struct hcm_conn *hc)
@@ -654,7 +667,7 @@ int h2d_start(struct hcm_conn *hc)
     pthread_once(&g_once, init_once);
     if (!g_cbs || !g_opt)
         return -RM_ENOMEM;
-    if (nghttp2_session_server_new2(&hc->h2, g_cbs, hc, g_opt) != 0) {
+    if (nghttp2_session_server_new3(&hc->h2, g_cbs, hc, g_opt, evmem_nghttp2()) != 0) {
         hc->h2 = NULL;
         return -RM_ENOMEM;
     }

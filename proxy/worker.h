@@ -49,7 +49,8 @@ struct mbox_msg {
     void (*fn)(struct worker *w, void *arg);
 };
 
-#define WORKER_STREAM_CACHE 16
+#define WORKER_STREAM_CACHE 256     /* at most, under load */
+#define WORKER_STREAM_CACHE_KEEP 16 /* kept however long the worker idles */
 
 struct hstream;
 
@@ -77,9 +78,13 @@ struct worker {
     uint64_t rng;  /* xorshift state for LB and weighted picks */
     /* Finished HTTP stream objects (proxy/hcm.c) kept for the next request of any of this
      * worker's connections: a request then mallocs nothing for its stream, and an idle
-     * keep-alive connection holds none. */
+     * keep-alive connection holds none. Beyond WORKER_STREAM_CACHE_KEEP, objects unused for
+     * a whole second are freed (stream_trim), so a burst of HTTP/2 streams does not pin its
+     * peak memory. */
     struct hstream *stream_cache[WORKER_STREAM_CACHE];
     unsigned n_stream_cache;
+    unsigned stream_cache_low; /* fewest cached since the last trim */
+    struct event *stream_trim; /* 1 s timer while more than _KEEP are cached */
 };
 
 int worker_init(struct worker *w, struct server *srv, unsigned id);

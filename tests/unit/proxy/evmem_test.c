@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "proxy/evmem.h"
+#include <nghttp2/nghttp2.h>
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -138,12 +139,64 @@ static void test_threads_exit_cleanly(void **state)
     evbuffer_free(b);
 }
 
+/* nghttp2's allocator: blocks of every class (and beyond) hold what was written through
+ * calloc, realloc and reuse; calloc zeroes reused blocks; an overflowing calloc fails. */
+static void test_nghttp2_allocator(void **state)
+{
+    (void)state;
+    nghttp2_mem *mem = evmem_nghttp2();
+    assert_non_null(mem);
+    enum { N = 600 };
+    unsigned char *p[N] = {0};
+    size_t len[N] = {0};
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < N; i++) {
+            size_t n = (size_t)(next() % (next() % 16 == 0 ? 300000 : 1500)) + 1;
+            unsigned op = (unsigned)(next() % 4);
+            if (p[i] && op == 0) { /* grow or shrink, keeping the common prefix */
+                unsigned char *q = mem->realloc(p[i], n, mem->mem_user_data);
+                assert_non_null(q);
+                size_t keep = len[i] < n ? len[i] : n;
+                for (size_t k = 0; k < keep; k++)
+                    assert_int_equal(q[k], (unsigned char)(i + k));
+                for (size_t k = keep; k < n; k++)
+                    q[k] = (unsigned char)(i + k);
+                p[i] = q;
+                len[i] = n;
+                continue;
+            }
+            if (p[i]) {
+                for (size_t k = 0; k < len[i]; k++)
+                    assert_int_equal(p[i][k], (unsigned char)(i + k));
+                mem->free(p[i], mem->mem_user_data);
+            }
+            if (op == 1) {
+                p[i] = mem->calloc(1, n, mem->mem_user_data);
+                assert_non_null(p[i]);
+                for (size_t k = 0; k < n; k++)
+                    assert_int_equal(p[i][k], 0);
+            } else {
+                p[i] = mem->malloc(n, mem->mem_user_data);
+                assert_non_null(p[i]);
+            }
+            for (size_t k = 0; k < n; k++)
+                p[i][k] = (unsigned char)(i + k);
+            len[i] = n;
+        }
+    }
+    for (int i = 0; i < N; i++)
+        mem->free(p[i], mem->mem_user_data);
+    mem->free(NULL, mem->mem_user_data);
+    assert_null(mem->calloc(SIZE_MAX / 2, 4, mem->mem_user_data));
+}
+
 int main(void)
 {
     evmem_install(); /* before any libevent call, as in main() */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buffers_keep_their_bytes),
         cmocka_unit_test(test_threads_exit_cleanly),
+        cmocka_unit_test(test_nghttp2_allocator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
