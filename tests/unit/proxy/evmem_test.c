@@ -140,7 +140,8 @@ static void test_threads_exit_cleanly(void **state)
 }
 
 /* nghttp2's allocator: blocks of every class (and beyond) hold what was written through
- * calloc, realloc and reuse; calloc zeroes reused blocks; an overflowing calloc fails. */
+ * calloc, realloc and reuse; calloc zeroes reused blocks; an overflowing calloc fails
+ * (outside ASan builds). */
 static void test_nghttp2_allocator(void **state)
 {
     (void)state;
@@ -187,7 +188,9 @@ static void test_nghttp2_allocator(void **state)
     for (int i = 0; i < N; i++)
         mem->free(p[i], mem->mem_user_data);
     mem->free(NULL, mem->mem_user_data);
+#if !defined(__SANITIZE_ADDRESS__) /* ASan aborts on an overflowing calloc by design */
     assert_null(mem->calloc(SIZE_MAX / 2, 4, mem->mem_user_data));
+#endif
 }
 
 int main(void)
