@@ -1,6 +1,7 @@
 # Remora — non-recursive Makefile. `make help` lists the targets.
 #
-#   make            release build (-O2 -g) into build/release/
+#   make            release build (-O2 -g) of remora, remora-load, remora-origin into build/release/
+#                   (needs only `make deps`; the unit tests build with `make test`)
 #   make run        install missing packages, build, run on config/examples/default.yaml
 #   make test       install missing packages, build, run unit + integration + fuzz replay
 #   make asan       the same tests on an ASan+UBSan build (build/asan/)
@@ -61,7 +62,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(O)/%)
         deps-test lint format help clean bench
 .DEFAULT_GOAL := all
 
-all: build
+all: $(BIN) bench-bins
 build: $(BIN) $(UNIT_BINS) bench-bins
 
 $(O)/%.o: %.c
