@@ -108,7 +108,7 @@ def plots(b, t, a, outdir, work):
         if scen:
             dat = os.path.join(work, "throughput-w%d.dat" % w)
             with open(dat, "w") as f:
-                f.write("scenario remora haproxy nginx\n")
+                f.write("# scenario remora haproxy nginx\n")  # a comment: not a data row
                 for s in scen:
                     key = bm.SCENARIOS[s]["metrics"][0][0]
                     d = t.median(s, w, "direct", key)
@@ -126,6 +126,9 @@ def plots(b, t, a, outdir, work):
                 "set style data histograms", "set style histogram clustered gap 1",
                 "set style fill solid 0.85 border -1", "set boxwidth 0.9",
                 "set yrange [0:*]", "set grid ytics", "set key top right",
+                # The dashed 1.0 line is a function: without an x range it widens the axis
+                # and leaves an empty slot before the first cluster.
+                "set xrange [-0.6:%g]" % (len(scen) - 0.4),
                 "set ylabel 'throughput / direct'",
                 "plot '%s' using 2:xtic(1) title 'Remora' lc rgb '%s', '' using 3 title 'HAProxy' lc rgb '%s',"
                 " '' using 4 title 'nginx' lc rgb '%s', 1 with lines dt 2 lc rgb '#555555' title 'direct'"

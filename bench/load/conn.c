@@ -73,9 +73,22 @@ static void count_error(struct worker *w, enum err_kind kind, uint64_t now)
     atomic_fetch_add_explicit(&w->live_errors, 1, memory_order_relaxed);
 }
 
+/* The connection is usable: the peer answered (or, in TCP mode, the connect completed).
+ * A connect or handshake that succeeds but is then refused (no h2 in ALPN, a client
+ * certificate rejected after the TLS 1.3 handshake) does not get here, so its reconnects keep
+ * backing off and the worker gives up after --timeout of that (worker.c:on_tick). */
+static void conn_proven(struct lconn *c, uint64_t now)
+{
+    c->proven = true;
+    c->backoff_ms = 0;
+    c->w->last_connect_ok = now;
+}
+
 void lconn_done(struct lconn *c, struct lreq *rq, int status, uint64_t now)
 {
     struct worker *w = c->w;
+    if (!c->proven)
+        conn_proven(c, now);
     c->inflight--;
     w->inflight--;
     rq->used = false;
@@ -156,6 +169,7 @@ void lconn_close(struct lconn *c)
     c->scan = 0;
     c->close_after = false;
     c->goaway = false;
+    c->proven = false;
     for (unsigned i = 0; i < c->depth; i++)
         c->q[i].used = false;
     c->q_head = 0;
@@ -306,18 +320,19 @@ static void ready(struct lconn *c, uint64_t now)
     struct worker *w = c->w;
 
     c->state = LC_READY;
-    c->backoff_ms = 0;
-    w->last_connect_ok = now;
     if (in_window(now))
         w->st.conns++;
     if (lopt.tcp) {
+        conn_proven(c, now);
         c->proto = LP_TCP;
         tcp_start(c);
     } else if (lopt.h2) {
         sock_alpn(&c->sk, alpn, sizeof(alpn));
         if (c->ep->tls && strcmp(alpn, "h2") != 0) {
-            fprintf(stderr, "remora-load: %s did not negotiate h2 (ALPN \"%s\")\n",
-                    c->ep->authority, alpn);
+            static _Atomic bool said;
+            if (!atomic_exchange(&said, true))
+                fprintf(stderr, "remora-load: %s did not negotiate h2 (ALPN \"%s\")\n",
+                        c->ep->authority, alpn);
             lconn_fail(c, ERR_TLS);
             return;
         }
@@ -509,8 +524,17 @@ static void on_eof(struct lconn *c)
 
 static enum err_kind read_err_kind(const struct lconn *c, ssize_t rc)
 {
-    if (rc == -RM_EPROTO)
+    if (rc == -RM_EPROTO) {
+        /* A TLS alert after the handshake: with TLS 1.3 a server that rejects the client
+         * certificate says so only now. Say why once; the errors are counted as tls. */
+        static _Atomic bool said;
+        if (!atomic_exchange(&said, true)) {
+            char why[256];
+            sock_tls_error(&c->sk, why, sizeof(why));
+            fprintf(stderr, "remora-load: TLS error from %s: %s\n", c->ep->authority, why);
+        }
         return ERR_TLS;
+    }
     return c->sk.err == ECONNRESET ? ERR_RESET : ERR_CLOSED;
 }
 

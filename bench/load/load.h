@@ -185,6 +185,8 @@ struct lconn {
     uint64_t tcp_left; /* bytes still to send; UINT64_MAX = until -d */
     bool tcp_shut;     /* our write side is shut */
     bool finished;     /* TCP mode: this connection completed its transfer */
+    bool proven;       /* the peer answered on this connection (a response, or TCP ready):
+                        * only then is the reconnect backoff reset */
 };
 
 struct worker {

@@ -284,7 +284,7 @@ static int parse_args(int argc, char **argv)
             int rc = read_file(optarg, &lopt.body, &lopt.body_len);
             if (rc < 0) {
                 fprintf(stderr, "remora-load: --body %s: %s\n", optarg, strerror(-rc));
-                return -1;
+                return -2;
             }
             break;
         }
@@ -313,12 +313,19 @@ static int parse_args(int argc, char **argv)
         if (lopt.tcp) {
             /* tcp://host:port or host:port become an endpoint with a dummy target. */
             const char *hp = strncmp(argv[i], "tcp://", 6) == 0 ? argv[i] + 6 : argv[i];
+            if (strstr(hp, "://") || strchr(hp, '/')) {
+                fprintf(stderr, "remora-load: --tcp takes HOST:PORT or tcp://HOST:PORT, not %s\n",
+                        argv[i]);
+                return -1;
+            }
             char url[512];
             snprintf(url, sizeof(url), "http://%s", hp);
             rc = url_add_target(url);
         } else {
             rc = url_add_target(argv[i]);
         }
+        if (rc == -EADDRNOTAVAIL)
+            return -2; /* resolution: a setup failure, not bad usage */
         if (rc < 0)
             return -1;
     }
@@ -330,8 +337,23 @@ static int parse_args(int argc, char **argv)
         fprintf(stderr, "remora-load: need at least one connection per host (-c %u)\n", lopt.n_eps);
         return -1;
     }
-    if (lopt.h2 && lopt.pipeline > 1) {
-        fprintf(stderr, "remora-load: --pipeline is for HTTP/1.1; use -m with --h2\n");
+    /* A flag that would be dropped is refused: the run would not measure what was asked. */
+    const char *clash = NULL;
+    if (lopt.h2 && lopt.pipeline > 1)
+        clash = "--pipeline is for HTTP/1.1; use -m with --h2";
+    else if (!lopt.h2 && !lopt.tcp && lopt.streams > 1)
+        clash = "-m is for HTTP/2 (--h2); use --pipeline with HTTP/1.1";
+    else if (lopt.new_conn && (lopt.pipeline > 1 || lopt.streams > 1))
+        clash = "--new-conn sends one request per connection; drop --pipeline / -m";
+    else if (lopt.tcp &&
+             (lopt.h2 || lopt.new_conn || lopt.pipeline > 1 || lopt.streams > 1 || lopt.body ||
+              lopt.check_status || lopt.n_headers || strcmp(lopt.method, "GET") != 0))
+        clash = "--tcp streams raw bytes: HTTP flags (--h2, -m, --pipeline, --new-conn, -X, -H, "
+                "--body, --check-status) do not apply";
+    else if (lopt.tcp && lopt.rate > 0)
+        clash = "-R (open loop) is for HTTP requests, not --tcp";
+    if (clash) {
+        fprintf(stderr, "remora-load: %s\n", clash);
         return -1;
     }
     if (!!lopt.cert != !!lopt.key) {
@@ -341,8 +363,12 @@ static int parse_args(int argc, char **argv)
     lopt.progress = !quiet && isatty(2) && !getenv("CI");
     return 0;
 bad:
-    fprintf(stderr, "remora-load: bad value for -%s%c%s: %s\n", o >= 256 ? "-" : "",
-            o >= 256 ? ' ' : o, o >= 256 ? lo[o - OPT_WARMUP].name : "", optarg ? optarg : "");
+    for (const struct option *p = lo; p->name; p++)
+        if (p->val == o) {
+            fprintf(stderr, "remora-load: bad value for --%s: %s\n", p->name, optarg ? optarg : "");
+            return -1;
+        }
+    fprintf(stderr, "remora-load: bad value for -%c: %s\n", o, optarg ? optarg : "");
     return -1;
 }
 
@@ -362,8 +388,9 @@ static void *worker_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (parse_args(argc, argv) < 0)
-        return 2;
+    int prc = parse_args(argc, argv);
+    if (prc < 0)
+        return prc == -2 ? 1 : 2;
     if (url_build_requests() < 0)
         return 1;
     bool any_tls = false;
@@ -499,6 +526,14 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (rc == 0 && lopt.check_status && (total.mismatches > 0 || total.req_errors > 0))
         rc = 3;
+    uint64_t n_err = 0;
+    for (int k = 0; k < ERR__N; k++)
+        n_err += total.errors[k];
+    if (rc == 0 && total.responses == 0 && n_err > 0 && !lopt.tcp) {
+        /* Nothing answered: a script must not read this as a measurement. */
+        fprintf(stderr, "remora-load: no responses (%llu errors)\n", (unsigned long long)n_err);
+        rc = 1;
+    }
 
     stats_fini(&total);
     free(ws);

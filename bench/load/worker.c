@@ -97,10 +97,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     for (int i = 0; i < w->n_conns; i++) {
         struct lconn *c = &w->conns[i];
         lconn_check_timeouts(c, now);
-        any_ready |= c->state == LC_READY || c->state == LC_DRAINING;
+        any_ready |= (c->state == LC_READY || c->state == LC_DRAINING) && c->proven;
     }
-    /* Connects kept failing for a whole --timeout with nothing up: give up rather than retry
-     * forever (a -n run against a dead target would never end). */
+    /* Connects or handshakes kept failing for a whole --timeout with no connection that got
+     * an answer: give up rather than retry forever (a -n run against a dead target, or one
+     * that refuses us after the handshake, would never end). */
     if (!any_ready && w->last_connect_err > w->last_connect_ok &&
         now - w->last_connect_ok > (uint64_t)(lopt.timeout * 1e9))
         w->stopping = true;

@@ -61,11 +61,13 @@ static bool token_in_list(const char *v, size_t vl, const char *tok)
 static void end_of_response(struct conn *c)
 {
     struct h1_sess *h = &c->h1;
-    if (h->reset_after_resp)
+    if (h->reset_after_resp && h->cut_fin)
+        c->flags |= CONN_F_CLOSE_AFTER_FLUSH; /* cut short by a FIN: content-length unmet */
+    else if (h->reset_after_resp)
         c->flags |= CONN_F_RESET_AFTER_FLUSH;
     else if (h->close_after_resp)
         c->flags |= CONN_F_CLOSE_AFTER_FLUSH;
-    h->reset_after_resp = h->close_after_resp = false;
+    h->reset_after_resp = h->close_after_resp = h->cut_fin = false;
 }
 
 static void queue_body(struct conn *c)
@@ -130,6 +132,7 @@ static void respond(struct conn *c)
     evbuffer_add(c->out, "\r\n", 2);
 
     h->close_after_resp = r->close;
+    h->cut_fin = r->cut_fin;
     if (r->reset == RESET_AFTER_HEADERS) {
         h->reset_after_resp = true;
         clen = 0;

@@ -31,6 +31,7 @@ struct h2_sess {
     nghttp2_session *ng;
     struct h2_stream *streams;
     bool terminate; /* send GOAWAY once the pump runs */
+    bool cut;       /* x-origin-close: mid-body: close (FIN, no GOAWAY) once out is written */
 };
 
 static void stream_free(struct h2_stream *s)
@@ -70,6 +71,10 @@ static ssize_t on_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_
 {
     struct h2_stream *s = src->ptr;
     if (s->resp_left == 0 || s->reset_left == 0) {
+        if (s->reset_left != UINT64_MAX && s->req.cut_fin) {
+            s->c->h2->cut = true; /* the stream never ends: the connection closes under it */
+            return NGHTTP2_ERR_DEFERRED;
+        }
         if (s->reset_left != UINT64_MAX)
             return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* → RST_STREAM INTERNAL_ERROR */
         *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -140,7 +145,10 @@ static void submit_response(struct h2_stream *s)
         nva[n++] = NV("content-type", "application/json", 16);
     if (r->reset == RESET_AFTER_HEADERS) {
         nghttp2_submit_headers(ng, NGHTTP2_FLAG_NONE, s->id, NULL, nva, n, NULL);
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
+        if (r->cut_fin)
+            c->h2->cut = true;
+        else
+            nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_INTERNAL_ERROR);
         return;
     }
     s->resp_left = (r->head || nobody) ? 0 : clen;
@@ -313,6 +321,8 @@ void h2_pump(struct conn *c)
             break;
         evbuffer_add(c->out, p, (size_t)n);
     }
+    if (hs->cut)
+        c->flags |= CONN_F_CLOSE_AFTER_FLUSH;
 }
 
 bool h2_has_more(const struct conn *c)

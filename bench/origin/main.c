@@ -44,7 +44,9 @@ static void usage(FILE *f)
         "  -h, --help\n"
         "Per-request overrides (request headers): x-origin-size, x-origin-status,\n"
         "x-origin-latency-ms, x-origin-fail (fraction), x-origin-reset (before-headers |\n"
-        "after-headers | mid-body | N body bytes), x-origin-close. GET /echo answers JSON.\n",
+        "after-headers | mid-body | N body bytes), x-origin-close (1: after this response;\n"
+        "after-headers | mid-body | mid-body=N: cut the response short with a FIN).\n"
+        "GET /echo answers JSON.\n",
         f);
 }
 

@@ -65,6 +65,8 @@ struct req {
     double fail;        /* -1 = not set by a header */
     enum reset_mode reset;
     uint64_t reset_after; /* RESET_BODY: body bytes sent before the RST */
+    bool cut_fin;         /* RESET_AFTER_HEADERS/_BODY end with a clean FIN, not an RST
+                           * (x-origin-close: after-headers | mid-body[=N]) */
     bool close;           /* close the connection after this response */
     bool echo;            /* path is /echo: answer with the JSON description */
     bool head;            /* HEAD: no body */
@@ -102,6 +104,7 @@ struct h1_sess {
     size_t scan;           /* bytes of the buffered head already searched for CRLFCRLF */
     uint64_t resp_left;    /* response body bytes still to queue */
     bool reset_after_resp; /* RST when resp_left reaches 0 */
+    bool cut_fin;          /* ... a FIN instead of that RST (x-origin-close: mid-body) */
     bool close_after_resp; /* FIN when resp_left reaches 0 */
     bool keep_alive;       /* the request allows keep-alive */
     bool out_stalled;      /* h1_pump stopped on OUT_HIGH with work left */

@@ -108,6 +108,7 @@ static void apply_control(struct req *r, const char *n, size_t nl, const char *v
         if (parse_fraction(v, vl, &d))
             r->fail = d;
     } else if (name_is(n, nl, "x-origin-reset")) {
+        r->cut_fin = false;
         if (vl == 14 && strncasecmp(v, "before-headers", 14) == 0) {
             r->reset = RESET_BEFORE_HEADERS;
         } else if (vl == 13 && strncasecmp(v, "after-headers", 13) == 0) {
@@ -120,7 +121,23 @@ static void apply_control(struct req *r, const char *n, size_t nl, const char *v
             r->reset_after = u;
         }
     } else if (name_is(n, nl, "x-origin-close")) {
-        r->close = !(vl == 1 && v[0] == '0') && !(vl == 5 && strncasecmp(v, "false", 5) == 0);
+        /* after-headers / mid-body / mid-body=N: the response is cut short by a clean close
+         * (FIN, or for HTTP/2 the connection's FIN without GOAWAY); anything else but 0 or
+         * false: close after the whole response. */
+        if (vl == 13 && strncasecmp(v, "after-headers", 13) == 0) {
+            r->reset = RESET_AFTER_HEADERS;
+            r->cut_fin = true;
+        } else if (vl == 8 && strncasecmp(v, "mid-body", 8) == 0) {
+            r->reset = RESET_BODY;
+            r->reset_after = UINT64_MAX;
+            r->cut_fin = true;
+        } else if (vl > 9 && strncasecmp(v, "mid-body=", 9) == 0 && parse_u64(v + 9, vl - 9, &u)) {
+            r->reset = RESET_BODY;
+            r->reset_after = u;
+            r->cut_fin = true;
+        } else {
+            r->close = !(vl == 1 && v[0] == '0') && !(vl == 5 && strncasecmp(v, "false", 5) == 0);
+        }
     }
 }
 

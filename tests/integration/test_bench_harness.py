@@ -131,3 +131,15 @@ def test_smoke_agreement_with_wrk_and_h2load(tmp_path):
         assert cell["pairs"] == "1", cell
     assert re.search(r"^taskset -c \d+ wrk -t1 -c20 -d1s http://127\.0\.0\.1:\d+/$", md, re.M), md
     _none_left(out)
+
+
+def test_run_sh_help_is_the_header_only():
+    """`bench/run.sh --help` prints the usage block at the top of the script and stops there
+    (it once printed the script's first command too)."""
+    p = subprocess.run(["bash", os.path.join(ROOT, "bench", "run.sh"), "--help"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0
+    lines = p.stdout.rstrip("\n").split("\n")
+    assert lines[0].startswith("bench/run.sh")
+    assert "--quick" in p.stdout and "--scenarios LIST" in p.stdout
+    assert "set -euo" not in p.stdout and not lines[-1].startswith("#")

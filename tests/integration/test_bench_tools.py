@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """remora-origin and remora-load, driven as real binaries on loopback.
 
-Proves: origin behaviours (status, size, latency, fail fraction, resets, close, echo JSON with
-body digest, instance name, pipelining, chunked bodies, HTTP/2, TLS, TCP echo, clean SIGTERM)
-observed with curl and Python's http.client; and the load generator's accounting (exact -n,
---json schema, check mode, error kinds, open-loop rate, weighted URLs, TLS/mTLS handshake
-stats) plus throughput agreement with wrk and h2load within 10%, each remora-load rate also held
-to the origin's own count of what it answered.
+Proves: origin behaviours (status, size, latency, fail fraction, resets, close after or in the
+middle of a response, echo JSON with body digest, instance name, pipelining, chunked bodies,
+HTTP/2, TLS, TCP echo, clean SIGTERM) observed with curl and Python's http.client; and the load
+generator's accounting (exact -n, --json schema, check mode, every error kind, open-loop rate,
+weighted URLs, TLS/mTLS handshake stats), what it sends (method, headers, body, seen by a
+capture server), its live progress line on a terminal, its usage errors and exit status, giving
+up on a server that refuses after the handshake; plus throughput agreement with wrk and h2load
+within 10%, each remora-load rate also held to the origin's own count of what it answered.
 
 Every process is started on port 0 and killed by pid in a fixture finalizer; every load run is
 bounded by -n or by -d <= 3 s.
@@ -23,6 +25,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import threading
 import time
 
 import pytest
@@ -94,16 +97,25 @@ def origin(origin_factory):
     return origin_factory()
 
 
-def run_load(*args, timeout=60, expect_rc=0, cpu=None):
+def expected_rc(j):
+    """remora-load's exit status for a finished run without --check-status: 1 when nothing
+    answered (errors and not one response), else 0."""
+    return 1 if j["mode"] != "tcp" and j["responses"] == 0 and j["errors"]["total"] > 0 else 0
+
+
+def run_load(*args, timeout=60, expect_rc="auto", cpu=None, stderr=False):
     cmd = [LOAD, "--json"] + [str(a) for a in args]
     if cpu is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(cpu)] + cmd
     p = subprocess.run(cmd, capture_output=True, timeout=timeout, env=_env())
     err = p.stderr.decode(errors="replace")
     assert "Sanitizer" not in err and "runtime error" not in err, err
+    j = json.loads(p.stdout)
+    if expect_rc == "auto":
+        expect_rc = expected_rc(j)
     if expect_rc is not None:
         assert p.returncode == expect_rc, "rc %d: %s" % (p.returncode, err)
-    return json.loads(p.stdout)
+    return (j, err) if stderr else j
 
 
 def get(o, path="/", headers=None, method="GET", body=None):
@@ -187,18 +199,30 @@ def test_origin_reset_before_headers(origin):
         c.getresponse()
 
 
-def test_origin_reset_mid_body(origin):
-    s = socket.create_connection(("127.0.0.1", origin.port))
-    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nx-origin-size: 100000\r\n"
-              b"x-origin-reset: 30000\r\n\r\n")
-    got = b""
-    with pytest.raises(ConnectionResetError):
+def _read_to_eof(port, request, half_close=False):
+    """Sends |request| on a fresh connection (then FIN with |half_close|) and reads until the
+    peer ends it. Returns (bytes received, True when it ended with a reset rather than a FIN)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(request)
+    if half_close:
+        s.shutdown(socket.SHUT_WR)
+    got, reset = b"", False
+    try:
         while True:
             d = s.recv(65536)
             if not d:
                 break
             got += d
+    except ConnectionResetError:
+        reset = True
     s.close()
+    return got, reset
+
+
+def test_origin_reset_mid_body(origin):
+    got, reset = _read_to_eof(origin.port, b"GET / HTTP/1.1\r\nHost: x\r\nx-origin-size: 100000\r\n"
+                                           b"x-origin-reset: 30000\r\n\r\n")
+    assert reset
     head, _, body = got.partition(b"\r\n\r\n")
     assert b"content-length: 100000" in head
     # Everything before the RST was acknowledged first, so the 30000 bytes arrived.
@@ -219,16 +243,29 @@ def test_origin_close(origin):
     r.read()
     assert r.getheader("connection") == "close"
     c.close()
-    s = socket.create_connection(("127.0.0.1", origin.port))
-    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nx-origin-close: 1\r\n\r\n")
-    data = b""
-    while True:
-        d = s.recv(4096)
-        if not d:
-            break
-        data += d
-    s.close()
-    assert data.startswith(b"HTTP/1.1 200")
+    data, reset = _read_to_eof(origin.port, b"GET / HTTP/1.1\r\nHost: x\r\nx-origin-close: 1\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 200") and not reset
+
+
+@pytest.mark.parametrize("value,body_len", [("mid-body", 50000), ("mid-body=30000", 30000),
+                                             ("after-headers", 0)])
+def test_origin_close_mid_response(origin, value, body_len):
+    # A clean close (FIN) cuts the response short: head with the full content-length, then
+    # only part of the body, then EOF, with no RST.
+    got, reset = _read_to_eof(origin.port, b"GET / HTTP/1.1\r\nHost: x\r\nx-origin-size: 100000\r\n"
+                                           b"x-origin-close: " + value.encode() + b"\r\n\r\n")
+    assert not reset
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"content-length: 100000" in head
+    assert b"connection: close" not in head
+    assert len(body) == body_len
+    # curl sees a truncated transfer (18: partial file), over HTTP/1.1 and HTTP/2.
+    for flag in ("--http1.1", "--http2-prior-knowledge"):
+        p = subprocess.run(["curl", "-s", flag, "-o", "/dev/null", "-w", "%{size_download}",
+                            "-H", "x-origin-size: 100000", "-H", "x-origin-close: " + value,
+                            origin.url + "/"], capture_output=True, timeout=10)
+        assert p.returncode in (18, 92), (flag, p.returncode, p.stderr)
+        assert int(p.stdout) == body_len, (flag, p.stdout)
 
 
 def test_origin_echo_json(origin_factory):
@@ -301,18 +338,8 @@ def test_origin_http2_prior_knowledge(origin_factory):
 
 def test_origin_tcp_echo(origin_factory):
     o = origin_factory("--tcp-echo")
-    s = socket.create_connection(("127.0.0.1", o.port))
     payload = os.urandom(300000)
-    s.sendall(payload)
-    s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += d
-    s.close()
-    assert got == payload
+    assert _read_to_eof(o.port, payload, half_close=True) == (payload, False)
 
 
 def test_origin_sigterm_with_open_connections(origin):
@@ -430,6 +457,173 @@ def test_load_error_kinds(origin_factory):
     assert r["errors"]["connect"] > 0 and r["responses"] == 0
 
 
+def test_load_error_kinds_closed_and_protocol(origin):
+    # A response cut short by a FIN is "closed" (HTTP/1.1 and HTTP/2); a reset stays "reset".
+    for h2 in ([], ["--h2"]):
+        r = run_load("-c", 2, "-n", 30, *h2, "-H", "x-origin-close: mid-body",
+                     "-H", "x-origin-size: 20000", origin.url + "/")
+        assert r["responses"] == 0 and r["errors"]["closed"] == 30, r["errors"]
+        assert r["errors"]["reset"] == 0
+    # A response that is not HTTP is "protocol".
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except socket.timeout:
+                continue
+            c.recv(4096)
+            c.sendall(b"HELLO THERE\r\n\r\n")
+            time.sleep(0.05)
+            c.close()
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        r = run_load("-c", 1, "-n", 5, "--timeout", "2", "http://127.0.0.1:%d/" % srv.getsockname()[1])
+    finally:
+        stop.set()
+        th.join(5)
+        srv.close()
+    assert r["responses"] == 0 and r["errors"]["protocol"] == 5, r["errors"]
+
+
+def test_load_refused_after_handshake_gives_up(origin_factory, pki):
+    """A server that completes the handshake and then refuses (no h2 in ALPN; an mTLS server
+    rejecting a missing client certificate after the TLS 1.3 handshake) must not be retried
+    in a tight loop: the reason is printed once, reconnects back off, and the run gives up
+    after --timeout, exit 1 ("no responses")."""
+    o = origin_factory("--no-h2", "--tls-cert", str(pki / "srv.crt"), "--tls-key", str(pki / "srv.key"))
+    t0 = time.monotonic()
+    r, err = run_load("--h2", "-c", 1, "-n", 3, "--timeout", "1", "-k",
+                      "https://127.0.0.1:%d/" % o.port, timeout=30, stderr=True)
+    took = time.monotonic() - t0
+    assert took < 6, took
+    assert r["responses"] == 0 and r["errors"]["tls"] >= 1
+    assert r["tls_handshake_us"]["count"] <= 12  # 10 ms doubling: ~7 attempts in 1 s
+    assert err.count("did not negotiate h2") == 1, err
+    assert "no responses" in err
+    m = origin_factory("--tls-cert", str(pki / "srv.crt"), "--tls-key", str(pki / "srv.key"),
+                       "--tls-client-ca", str(pki / "ca.crt"))
+    t0 = time.monotonic()
+    r, err = run_load("-c", 2, "-d", 20, "--timeout", "1", "--cacert", str(pki / "ca.crt"),
+                      "https://localhost:%d/" % m.port, timeout=30, stderr=True)
+    assert time.monotonic() - t0 < 8
+    assert r["responses"] == 0 and r["errors"]["tls"] >= 2
+    assert "CERTIFICATE_REQUIRED" in err and err.count("TLS error from") == 1, err
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--check-status", "42"], "bad value for --check-status: 42"),
+    (["--tcp", "--bytes", "1X"], "bad value for --bytes: 1X"),
+    (["--tcp", "--tcp-chunk", "0"], "bad value for --tcp-chunk: 0"),
+    (["-c", "x"], "bad value for -c: x"),
+    (["--timeout", "soon"], "bad value for --timeout: soon"),
+    (["-m", "4"], "-m is for HTTP/2"),
+    (["--new-conn", "--pipeline", "2"], "--new-conn sends one request per connection"),
+    (["--new-conn", "--h2", "-m", "2"], "--new-conn sends one request per connection"),
+    (["--h2", "--pipeline", "2"], "--pipeline is for HTTP/1.1"),
+    (["--tcp", "-H", "a: b"], "--tcp streams raw bytes"),
+    (["--tcp", "-R", "100"], "-R (open loop) is for HTTP requests"),
+])
+def test_load_usage_errors_name_the_flag(args, msg):
+    target = "127.0.0.1:9" if "--tcp" in args else "http://127.0.0.1:9/"
+    p = subprocess.run([LOAD] + args + [target], capture_output=True, timeout=10, env=_env())
+    assert p.returncode == 2, p
+    assert msg in p.stderr.decode(), p.stderr
+
+
+def test_load_tcp_rejects_url_and_bad_host_exits_1():
+    p = subprocess.run([LOAD, "--tcp", "http://127.0.0.1:9/"], capture_output=True, timeout=10,
+                       env=_env())
+    assert p.returncode == 2
+    assert "--tcp takes HOST:PORT" in p.stderr.decode() and "http://http://" not in p.stderr.decode()
+    p = subprocess.run([LOAD, "-n", "1", "http://no-such-host.invalid/"], capture_output=True,
+                       timeout=30, env=_env())
+    assert p.returncode == 1 and "cannot resolve no-such-host.invalid" in p.stderr.decode()
+
+
+def test_load_sends_method_headers_and_body(tmp_path):
+    """What remora-load puts on the wire, seen by a capture server: method, path, extra
+    headers, a Host override, and the body byte for byte with its Content-Length."""
+    body = os.urandom(3000)
+    f = tmp_path / "body.bin"
+    f.write_bytes(body)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(10)
+    seen = {}
+
+    def serve():
+        c, _ = srv.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += c.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        hdrs = {}
+        for ln in lines[1:]:
+            k, _, v = ln.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        while len(rest) < int(hdrs.get("content-length", "0")):
+            rest += c.recv(65536)
+        seen.update(line=lines[0], hdrs=hdrs, body=rest)
+        c.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        c.recv(1)  # until the client closes
+        c.close()
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        r = run_load("-c", 1, "-n", 1, "-X", "POST", "-H", "x-test: one two",
+                     "-H", "Host: example.test", "--body", str(f),
+                     "http://127.0.0.1:%d/some/path?q=1" % srv.getsockname()[1], timeout=20)
+    finally:
+        th.join(10)
+        srv.close()
+    assert r["responses"] == 1
+    assert seen["line"] == "POST /some/path?q=1 HTTP/1.1"
+    assert seen["hdrs"]["x-test"] == "one two" and seen["hdrs"]["host"] == "example.test"
+    assert seen["hdrs"]["content-length"] == "3000"
+    assert hashlib.sha256(seen["body"]).digest() == hashlib.sha256(body).digest()
+
+
+def test_load_progress_line_on_a_terminal(origin):
+    """With stderr on a terminal and CI unset, a live one-line progress display is drawn
+    (carriage return, no newline) and erased at the end."""
+    import pty
+    master, slave = pty.openpty()
+    env = {k: v for k, v in _env().items() if k != "CI"}
+    p = subprocess.Popen([LOAD, "-c", "2", "-d", "2.5", origin.url + "/"], stdout=subprocess.PIPE,
+                         stderr=slave, env=env)
+    os.close(slave)
+    out, _ = p.communicate(timeout=30)
+    tty = b""
+    while True:
+        try:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                break
+            d = os.read(master, 65536)
+        except OSError:  # EIO once the writer is gone
+            break
+        if not d:
+            break
+        tty += d
+    os.close(master)
+    assert p.returncode == 0
+    text = tty.decode(errors="replace")
+    assert re.search(r"\r\[\s*[12]\.\ds\] \d+ responses\s+\d+ req/s\s+0 errors", text), text
+    assert text.endswith("\r\x1b[K")  # erased before the summary
+    assert b"responses" in out
+
+
 def test_load_open_loop_rate(origin):
     r = run_load("-c", 10, "-R", 1000, "-d", 2, origin.url + "/")
     assert 1900 <= r["responses"] <= 2050, r["responses"]
@@ -471,9 +665,10 @@ def test_load_tls_and_mtls(origin_factory, pki):
     assert r["responses"] == 300 and r["mode"] == "http2"
     r = run_load("-c", 2, "-n", 40, "--new-conn", *mtls, url)
     assert r["responses"] == 40 and r["tls_handshake_us"]["count"] >= 40
-    # No client certificate: the server refuses; every request fails as a TLS error.
-    r = run_load("-c", 1, "-n", 5, "--cacert", str(pki / "ca.crt"), url)
+    # No client certificate: the server refuses; every request fails as a TLS error (exit 1).
+    r, err = run_load("-c", 1, "-n", 5, "--cacert", str(pki / "ca.crt"), url, stderr=True)
     assert r["responses"] == 0 and r["errors"]["tls"] >= 5
+    assert "CERTIFICATE_REQUIRED" in err
     # Untrusted server certificate.
     r = run_load("-c", 1, "-d", 1, "--timeout", "0.5", url)
     assert r["responses"] == 0 and r["errors"]["tls"] > 0
