@@ -49,7 +49,7 @@ def _num(cell):
     return re.fullmatch(r"-?\d+(\.\d+)?", cell) is not None
 
 
-def _smoke(tmp_path, scenarios, bins):
+def _smoke(tmp_path, scenarios, bins, timeout=120):
     """bench/run.sh --smoke on |scenarios| with one worker: (RESULTS.md text, output dir)."""
     for b in bins:
         if not os.path.exists(os.path.join(BUILD, b)):
@@ -58,7 +58,7 @@ def _smoke(tmp_path, scenarios, bins):
     out = tmp_path / "bench"
     r = subprocess.run(["bash", RUN, "--smoke", "--no-install", "--scenarios", scenarios,
                         "--workers", "1", "--out", str(out), "--build", BUILD],
-                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+                       capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr[-4000:]
     return (out / "RESULTS.md").read_text(), out
 
@@ -107,6 +107,39 @@ def test_smoke_l4_and_idle_rss(tmp_path):
     assert "## Machine and versions" in md and "HAProxy version" in md
     assert "## Exact commands" in md and "remora-load" in md
     assert (out / "throughput-w1.png").stat().st_size > 1000
+    _none_left(out)
+
+
+# Every scenario but those above, with the rows each must have: all four proxies where the
+# direct connection is a reference, the three proxies where it is not.
+OTHER = ("h1-small", "h1-16k", "h1-newconn", "h2", "tls", "tls-hs", "mtls", "open-loop",
+         "open-loop-20k", "rss-load", "rss-conns", "callgrind", "strace")
+NO_DIRECT = {"rss-load", "rss-conns", "callgrind", "strace"}
+
+
+def test_smoke_every_other_scenario(tmp_path):
+    """Each scenario runs end to end on all proxies (Remora included: it speaks every front
+    kind) and yields a numeric median with no errors; the goals table has every goal."""
+    md, out = _smoke(tmp_path, ",".join(OTHER),
+                     ("remora", "bench/remora-load", "bench/remora-origin"), timeout=600)
+    for scen in OTHER:
+        t = _table(md, "### %s " % scen)
+        head, rows = t[0], {row[0]: row for row in t[1:]}
+        want = {"Remora", "HAProxy", "nginx"} | (set() if scen in NO_DIRECT else {"direct"})
+        assert set(rows) == want, (scen, t)
+        for name, row in rows.items():
+            cell = dict(zip(head, row))
+            assert _num(row[1]) and float(row[1]) > 0, (scen, name, row)
+            if "errors" in cell:
+                assert cell["errors"] == "0", (scen, name, row)
+    summary = {row[0] for row in _table(md, "## Summary")[1:]}
+    assert summary == set(OTHER), summary
+    goals = [row[0] for row in _table(md, "## Goals")[1:]]
+    for g in ("HTTP/1.1 keep-alive rps, 1 worker ≥ 1.2× HAProxy", "instructions/request ≤ 0.8× nginx",
+              "syscalls/request ≤ 6", "HTTP/2 rps ≥ 1.2× HAProxy", "per idle TLS connection ≤ 8 kB"):
+        assert g in goals, (g, goals)
+    assert (out / "throughput-w1.png").stat().st_size > 1000
+    assert (out / "latency-w1.png").stat().st_size > 1000
     _none_left(out)
 
 
