@@ -89,6 +89,7 @@ void lconn_done(struct lconn *c, struct lreq *rq, int status, uint64_t now)
     struct worker *w = c->w;
     if (!c->proven)
         conn_proven(c, now);
+    w->last_connect_ok = now; /* a target that answered recently is not given up on */
     c->inflight--;
     w->inflight--;
     rq->used = false;

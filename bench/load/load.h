@@ -202,7 +202,7 @@ struct worker {
     bool stopping; /* no new requests */
     bool done;
     uint64_t inflight;
-    uint64_t last_connect_ok;  /* ns of the last established connection */
+    uint64_t last_connect_ok;  /* ns of the last answer (a response; TCP: a connect) */
     uint64_t last_connect_err; /* ns of the last failed connect or handshake; 0 = none */
     _Atomic uint64_t live_responses, live_errors; /* progress line */
 };

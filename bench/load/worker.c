@@ -99,9 +99,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         lconn_check_timeouts(c, now);
         any_ready |= (c->state == LC_READY || c->state == LC_DRAINING) && c->proven;
     }
-    /* Connects or handshakes kept failing for a whole --timeout with no connection that got
-     * an answer: give up rather than retry forever (a -n run against a dead target, or one
-     * that refuses us after the handshake, would never end). */
+    /* Connects or handshakes kept failing, with no connection up that got an answer and no
+     * answer for a whole --timeout: give up rather than retry forever (a -n run against a
+     * dead target, or one that refuses us after the handshake, would never end). A target
+     * that went away and comes back within --timeout is reconnected to. */
     if (!any_ready && w->last_connect_err > w->last_connect_ok &&
         now - w->last_connect_ok > (uint64_t)(lopt.timeout * 1e9))
         w->stopping = true;

@@ -518,6 +518,33 @@ def test_load_refused_after_handshake_gives_up(origin_factory, pki):
     assert "CERTIFICATE_REQUIRED" in err and err.count("TLS error from") == 1, err
 
 
+def test_load_reconnects_to_a_restarted_target(origin_factory):
+    """The target goes away mid-run and comes back on the same port within --timeout: the run
+    reconnects and keeps measuring to the end of -d instead of giving up."""
+    first = origin_factory()
+    port = first.port
+    # The outage starts later than --timeout after the connections were made: the give-up
+    # rule must count from the last answer, not from the last successful connect.
+    p = subprocess.Popen([LOAD, "--json", "-c", "2", "-d", "5", "--timeout", "1.5",
+                          "http://127.0.0.1:%d/" % port], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=_env())
+    try:
+        time.sleep(2.5)
+        first.stop()
+        time.sleep(0.6)  # connects are refused meanwhile
+        second = origin_factory("--listen", "127.0.0.1:%d" % port)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    r = json.loads(out)
+    assert r["errors"]["connect"] > 0, r["errors"]
+    assert r["duration_s"] > 4.5, r["duration_s"]
+    assert _served(second) > 100  # answered after the restart
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--check-status", "42"], "bad value for --check-status: 42"),
     (["--tcp", "--bytes", "1X"], "bad value for --bytes: 1X"),
