@@ -113,10 +113,11 @@ struct stats {
     uint64_t responses;  /* complete responses of any status */
     uint64_t status[6];  /* [1..5] = 1xx..5xx, [0] = other */
     uint64_t errors[ERR__N];
-    uint64_t mismatches;            /* --check-status: responses with another status */
-    uint64_t rx_bytes, tx_bytes;    /* wire bytes (after TLS) inside the measured window */
-    uint64_t conns;                 /* connections established (TCP, and TLS when used) */
-    uint64_t req_errors;            /* measured requests that ended in an error (any kind) */
+    uint64_t mismatches;         /* --check-status: responses with another status */
+    uint64_t rx_bytes, tx_bytes; /* wire bytes (after TLS) inside the measured window */
+    uint64_t conns;              /* connections established (TCP, and TLS when used) */
+    uint64_t req_errors;         /* measured requests that ended in an error (any kind) */
+    uint64_t late; /* -R: requests due inside the window that were never sent (it fell behind) */
     uint64_t first_ns, last_ns;     /* first issue and last completion in the window; 0 = none */
     struct tls_verify_stats verify; /* server chain checks, whole run (warm-up included) */
 };

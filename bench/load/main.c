@@ -526,6 +526,11 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (rc == 0 && lopt.check_status && (total.mismatches > 0 || total.req_errors > 0))
         rc = 3;
+    if (total.late)
+        fprintf(stderr,
+                "remora-load: open loop fell behind: %llu requests due in the window were never "
+                "sent (the target is slower than -R %.0f); the latency covers only what was sent\n",
+                (unsigned long long)total.late, lopt.rate);
     uint64_t n_err = 0;
     for (int k = 0; k < ERR__N; k++)
         n_err += total.errors[k];

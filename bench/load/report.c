@@ -88,6 +88,10 @@ void report_human(const struct stats *s, double elapsed)
         printf("  requests      %llu responses, %.2f req/s, %llu failed\n",
                (unsigned long long)s->responses, (double)s->responses / el,
                (unsigned long long)s->req_errors);
+        if (s->late)
+            printf("  late          %llu requests due in the window were never sent (the target "
+                   "is slower than -R)\n",
+                   (unsigned long long)s->late);
         printf("  transfer      %s read (%s/s), %s written\n",
                fmt_bytes((double)s->rx_bytes, a, sizeof(a)),
                fmt_bytes((double)s->rx_bytes / el, b, sizeof(b)),
@@ -171,6 +175,7 @@ void report_json(const struct stats *s, double elapsed)
     printf("\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"rx_bytes_per_s\":%.1f,\"tx_bytes_per_s\":%.1f,",
            (unsigned long long)s->rx_bytes, (unsigned long long)s->tx_bytes,
            (double)s->rx_bytes / el, (double)s->tx_bytes / el);
+    printf("\"late\":%llu,", (unsigned long long)s->late);
     printf("\"connections_opened\":%llu,", (unsigned long long)s->conns);
     json_hist("latency_us", &s->lat);
     putchar(',');

@@ -44,6 +44,7 @@ void stats_merge(struct stats *dst, const struct stats *src)
     dst->tx_bytes += src->tx_bytes;
     dst->conns += src->conns;
     dst->req_errors += src->req_errors;
+    dst->late += src->late;
     dst->verify.full += src->verify.full;
     dst->verify.cached += src->verify.cached;
     dst->verify.failed += src->verify.failed;
@@ -112,7 +113,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 static void on_end(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
-    /* -d reached: requests still in flight are abandoned, not counted (as wrk does). */
+    /* -d reached: requests still in flight are abandoned, not counted (as wrk does). In open
+     * loop, the requests whose intended send time fell inside the window but that were never
+     * sent (every connection busy: the target is slower than -R) are counted as late, so a run
+     * that fell behind says so instead of reporting the latency of the few that went out. */
+    if (lopt.rate > 0 && !lopt.requests)
+        for (int i = 0; i < w->n_conns; i++) {
+            const struct lconn *c = &w->conns[i];
+            uint64_t from = c->next_due > run_clock.measure ? c->next_due : run_clock.measure;
+            if (c->interval && from < run_clock.end)
+                w->st.late += (run_clock.end - from + c->interval - 1) / c->interval;
+        }
     w->stopping = true;
     w->done = true;
     event_base_loopbreak(w->base);

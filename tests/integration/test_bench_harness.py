@@ -114,6 +114,11 @@ def test_smoke_l4_and_idle_rss(tmp_path):
 # direct connection is a reference, the three proxies where it is not.
 OTHER = ("h1-small", "h1-16k", "h1-newconn", "h2", "tls", "tls-hs", "mtls", "open-loop",
          "open-loop-20k", "rss-load", "rss-conns", "callgrind", "strace")
+if "asan" in os.path.basename(BUILD.rstrip("/")):
+    # An ASan build of Remora serves ~3k req/s: it cannot sustain the open-loop rates (70% of
+    # HAProxy's maximum, 20k/s), and the harness rightly fails those cells ("could not sustain
+    # -R"). The release build's run of this test covers them.
+    OTHER = tuple(s for s in OTHER if not s.startswith("open-loop"))
 NO_DIRECT = {"rss-load", "rss-conns", "callgrind", "strace"}
 
 
