@@ -117,8 +117,9 @@ OTHER = ("h1-small", "h1-16k", "h1-newconn", "h2", "tls", "tls-hs", "mtls", "ope
 if "asan" in os.path.basename(BUILD.rstrip("/")):
     # An ASan build of Remora serves ~3k req/s: it cannot sustain the open-loop rates (70% of
     # HAProxy's maximum, 20k/s), and the harness rightly fails those cells ("could not sustain
-    # -R"). The release build's run of this test covers them.
-    OTHER = tuple(s for s in OTHER if not s.startswith("open-loop"))
+    # -R"); and valgrind cannot run an ASan binary (callgrind). The release build's run of this
+    # test covers them.
+    OTHER = tuple(s for s in OTHER if not s.startswith("open-loop") and s != "callgrind")
 NO_DIRECT = {"rss-load", "rss-conns", "callgrind", "strace"}
 
 
