@@ -73,23 +73,24 @@ static void count_error(struct worker *w, enum err_kind kind, uint64_t now)
     atomic_fetch_add_explicit(&w->live_errors, 1, memory_order_relaxed);
 }
 
-/* The connection is usable: the peer answered (or, in TCP mode, the connect completed).
- * A connect or handshake that succeeds but is then refused (no h2 in ALPN, a client
- * certificate rejected after the TLS 1.3 handshake) does not get here, so its reconnects keep
- * backing off and the worker gives up after --timeout of that (worker.c:on_tick). */
-static void conn_proven(struct lconn *c, uint64_t now)
+/* The peer answered on |c| (a response; in TCP mode, the connect): the connection is proven,
+ * its reconnect backoff resets, and the worker does not give up on the target (on_tick). A
+ * connect or handshake that succeeds but is then refused (no h2 in ALPN, a client certificate
+ * rejected after the TLS 1.3 handshake) never gets here, so its reconnects keep backing off
+ * and the worker gives up once --timeout passes without an answer. */
+static inline void answered(struct lconn *c, uint64_t now)
 {
-    c->proven = true;
-    c->backoff_ms = 0;
-    c->w->last_connect_ok = now;
+    if (!c->proven) {
+        c->proven = true;
+        c->backoff_ms = 0;
+    }
+    c->w->last_answer = now;
 }
 
 void lconn_done(struct lconn *c, struct lreq *rq, int status, uint64_t now)
 {
     struct worker *w = c->w;
-    if (!c->proven)
-        conn_proven(c, now);
-    w->last_connect_ok = now; /* a target that answered recently is not given up on */
+    answered(c, now);
     c->inflight--;
     w->inflight--;
     rq->used = false;
@@ -174,6 +175,17 @@ void lconn_close(struct lconn *c)
     for (unsigned i = 0; i < c->depth; i++)
         c->q[i].used = false;
     c->q_head = 0;
+}
+
+/* Prints |what| about |c|'s peer with the TLS error, once per |said|: every connection fails
+ * the same way, and one line says why where a flood would not. */
+static void tls_error_once(const struct lconn *c, _Atomic bool *said, const char *what)
+{
+    if (atomic_exchange(said, true))
+        return;
+    char why[256];
+    sock_tls_error(&c->sk, why, sizeof(why));
+    fprintf(stderr, "remora-load: %s %s: %s\n", what, c->ep->authority, why);
 }
 
 static void reconnect_later(struct lconn *c, unsigned ms)
@@ -324,7 +336,7 @@ static void ready(struct lconn *c, uint64_t now)
     if (in_window(now))
         w->st.conns++;
     if (lopt.tcp) {
-        conn_proven(c, now);
+        answered(c, now);
         c->proto = LP_TCP;
         tcp_start(c);
     } else if (lopt.h2) {
@@ -356,12 +368,7 @@ static void do_handshake(struct lconn *c)
     int rc = sock_handshake(&c->sk);
     if (rc < 0) {
         static _Atomic bool said;
-        if (!atomic_exchange(&said, true)) {
-            char why[256];
-            sock_tls_error(&c->sk, why, sizeof(why));
-            fprintf(stderr, "remora-load: TLS handshake with %s failed: %s\n", c->ep->authority,
-                    why);
-        }
+        tls_error_once(c, &said, "TLS handshake failed with");
         lconn_fail(c, ERR_TLS);
         return;
     }
@@ -529,11 +536,7 @@ static enum err_kind read_err_kind(const struct lconn *c, ssize_t rc)
         /* A TLS alert after the handshake: with TLS 1.3 a server that rejects the client
          * certificate says so only now. Say why once; the errors are counted as tls. */
         static _Atomic bool said;
-        if (!atomic_exchange(&said, true)) {
-            char why[256];
-            sock_tls_error(&c->sk, why, sizeof(why));
-            fprintf(stderr, "remora-load: TLS error from %s: %s\n", c->ep->authority, why);
-        }
+        tls_error_once(c, &said, "TLS error from");
         return ERR_TLS;
     }
     return c->sk.err == ECONNRESET ? ERR_RESET : ERR_CLOSED;

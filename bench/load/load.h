@@ -125,6 +125,7 @@ struct stats {
 int stats_init(struct stats *s);
 void stats_fini(struct stats *s);
 void stats_merge(struct stats *dst, const struct stats *src);
+uint64_t stats_errors(const struct stats *s); /* error events of every kind */
 
 /* One request in flight. */
 struct lreq {
@@ -203,7 +204,7 @@ struct worker {
     bool stopping; /* no new requests */
     bool done;
     uint64_t inflight;
-    uint64_t last_connect_ok;  /* ns of the last answer (a response; TCP: a connect) */
+    uint64_t last_answer;      /* ns of the last response (TCP: connect); run start at first */
     uint64_t last_connect_err; /* ns of the last failed connect or handshake; 0 = none */
     _Atomic uint64_t live_responses, live_errors; /* progress line */
 };

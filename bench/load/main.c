@@ -165,6 +165,10 @@ enum {
     OPT_NO_VERIFY_CACHE,
 };
 
+/* parse_args() failures: bad usage (exit 2), or a setup failure such as an unreadable --body
+ * file or a host that does not resolve (exit 1). */
+enum { ARGS_USAGE = -1, ARGS_SETUP = -2 };
+
 static int parse_args(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -284,7 +288,7 @@ static int parse_args(int argc, char **argv)
             int rc = read_file(optarg, &lopt.body, &lopt.body_len);
             if (rc < 0) {
                 fprintf(stderr, "remora-load: --body %s: %s\n", optarg, strerror(-rc));
-                return -2;
+                return ARGS_SETUP;
             }
             break;
         }
@@ -301,12 +305,12 @@ static int parse_args(int argc, char **argv)
             break;
         default:
             usage(stderr);
-            return -1;
+            return ARGS_USAGE;
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return -1;
+        return ARGS_USAGE;
     }
     for (int i = optind; i < argc; i++) {
         int rc;
@@ -316,7 +320,7 @@ static int parse_args(int argc, char **argv)
             if (strstr(hp, "://") || strchr(hp, '/')) {
                 fprintf(stderr, "remora-load: --tcp takes HOST:PORT or tcp://HOST:PORT, not %s\n",
                         argv[i]);
-                return -1;
+                return ARGS_USAGE;
             }
             char url[512];
             snprintf(url, sizeof(url), "http://%s", hp);
@@ -325,9 +329,9 @@ static int parse_args(int argc, char **argv)
             rc = url_add_target(argv[i]);
         }
         if (rc == -EADDRNOTAVAIL)
-            return -2; /* resolution: a setup failure, not bad usage */
+            return ARGS_SETUP; /* the host does not resolve */
         if (rc < 0)
-            return -1;
+            return ARGS_USAGE;
     }
     if (!have_d && !lopt.requests && !(lopt.tcp && lopt.tcp_bytes))
         lopt.duration = 10;
@@ -335,7 +339,7 @@ static int parse_args(int argc, char **argv)
         lopt.threads = lopt.conns;
     if ((int)lopt.n_eps > lopt.conns) {
         fprintf(stderr, "remora-load: need at least one connection per host (-c %u)\n", lopt.n_eps);
-        return -1;
+        return ARGS_USAGE;
     }
     /* A flag that would be dropped is refused: the run would not measure what was asked. */
     const char *clash = NULL;
@@ -354,11 +358,11 @@ static int parse_args(int argc, char **argv)
         clash = "-R (open loop) is for HTTP requests, not --tcp";
     if (clash) {
         fprintf(stderr, "remora-load: %s\n", clash);
-        return -1;
+        return ARGS_USAGE;
     }
     if (!!lopt.cert != !!lopt.key) {
         fprintf(stderr, "remora-load: --cert and --key go together\n");
-        return -1;
+        return ARGS_USAGE;
     }
     lopt.progress = !quiet && isatty(2) && !getenv("CI");
     return 0;
@@ -366,10 +370,10 @@ bad:
     for (const struct option *p = lo; p->name; p++)
         if (p->val == o) {
             fprintf(stderr, "remora-load: bad value for --%s: %s\n", p->name, optarg ? optarg : "");
-            return -1;
+            return ARGS_USAGE;
         }
     fprintf(stderr, "remora-load: bad value for -%c: %s\n", o, optarg ? optarg : "");
-    return -1;
+    return ARGS_USAGE;
 }
 
 struct thread_arg {
@@ -390,7 +394,7 @@ int main(int argc, char **argv)
 {
     int prc = parse_args(argc, argv);
     if (prc < 0)
-        return prc == -2 ? 1 : 2;
+        return prc == ARGS_SETUP ? 1 : 2;
     if (url_build_requests() < 0)
         return 1;
     bool any_tls = false;
@@ -531,9 +535,7 @@ int main(int argc, char **argv)
                 "remora-load: open loop fell behind: %llu requests due in the window were never "
                 "sent (the target is slower than -R %.0f); the latency covers only what was sent\n",
                 (unsigned long long)total.late, lopt.rate);
-    uint64_t n_err = 0;
-    for (int k = 0; k < ERR__N; k++)
-        n_err += total.errors[k];
+    uint64_t n_err = stats_errors(&total);
     if (rc == 0 && total.responses == 0 && n_err > 0 && !lopt.tcp) {
         /* Nothing answered: a script must not read this as a measurement. */
         fprintf(stderr, "remora-load: no responses (%llu errors)\n", (unsigned long long)n_err);

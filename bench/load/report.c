@@ -115,9 +115,7 @@ void report_human(const struct stats *s, double elapsed)
         printf("  tls verify    %llu chains in full, %llu from the cache, %llu failed\n",
                (unsigned long long)s->verify.full, (unsigned long long)s->verify.cached,
                (unsigned long long)s->verify.failed);
-    uint64_t total = 0;
-    for (int i = 0; i < ERR__N; i++)
-        total += s->errors[i];
+    uint64_t total = stats_errors(s);
     printf("  errors        %llu", (unsigned long long)total);
     for (int i = 0; i < ERR__N; i++)
         if (s->errors[i])
@@ -153,9 +151,7 @@ static void json_hist(const char *key, const struct hist *h)
 void report_json(const struct stats *s, double elapsed)
 {
     double el = elapsed > 0 ? elapsed : 1e-9;
-    uint64_t total = 0;
-    for (int i = 0; i < ERR__N; i++)
-        total += s->errors[i];
+    uint64_t total = stats_errors(s);
 
     printf("{\"schema\":\"remora-load/1\",\"mode\":\"%s\",\"urls\":[", mode_name());
     for (unsigned i = 0; i < lopt.n_targets; i++) {

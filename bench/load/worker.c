@@ -29,6 +29,14 @@ void stats_fini(struct stats *s)
     hist_fini(&s->connect);
 }
 
+uint64_t stats_errors(const struct stats *s)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < ERR__N; i++)
+        n += s->errors[i];
+    return n;
+}
+
 void stats_merge(struct stats *dst, const struct stats *src)
 {
     hist_merge(&dst->lat, &src->lat);
@@ -104,8 +112,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
      * answer for a whole --timeout: give up rather than retry forever (a -n run against a
      * dead target, or one that refuses us after the handshake, would never end). A target
      * that went away and comes back within --timeout is reconnected to. */
-    if (!any_ready && w->last_connect_err > w->last_connect_ok &&
-        now - w->last_connect_ok > (uint64_t)(lopt.timeout * 1e9))
+    if (!any_ready && w->last_connect_err > w->last_answer &&
+        now - w->last_answer > (uint64_t)(lopt.timeout * 1e9))
         w->stopping = true;
     worker_maybe_finish(w);
 }
@@ -133,7 +141,7 @@ int worker_run(struct worker *w)
 {
     uint64_t now = now_ns();
 
-    w->last_connect_ok = now;
+    w->last_answer = now;
     for (int i = 0; i < w->n_conns; i++)
         if (lconn_init(&w->conns[i], w, i) < 0)
             return -RM_ENOMEM;

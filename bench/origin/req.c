@@ -84,9 +84,29 @@ static bool parse_fraction(const char *v, size_t vl, double *out)
     return true;
 }
 
-static bool name_is(const char *n, size_t nl, const char *lit)
+/* True when the |nl| bytes at |n| are |lit|, ignoring case (header names and values). */
+static bool eq_ci(const char *n, size_t nl, const char *lit)
 {
     return strlen(lit) == nl && strncasecmp(n, lit, nl) == 0;
+}
+
+/* A point where x-origin-reset or x-origin-close cuts the response: after-headers, mid-body
+ * (half the body), mid-body=N (N body bytes). Returns false for any other value. */
+static bool parse_cut(struct req *r, const char *v, size_t vl)
+{
+    uint64_t u;
+    if (eq_ci(v, vl, "after-headers")) {
+        r->reset = RESET_AFTER_HEADERS;
+    } else if (eq_ci(v, vl, "mid-body")) {
+        r->reset = RESET_BODY;
+        r->reset_after = UINT64_MAX; /* half the body, fixed in req_decide() */
+    } else if (vl > 9 && strncasecmp(v, "mid-body=", 9) == 0 && parse_u64(v + 9, vl - 9, &u)) {
+        r->reset = RESET_BODY;
+        r->reset_after = u;
+    } else {
+        return false;
+    }
+    return true;
 }
 
 /* Applies an x-origin-* control header; malformed values are ignored (defaults stay). */
@@ -95,49 +115,34 @@ static void apply_control(struct req *r, const char *n, size_t nl, const char *v
     uint64_t u;
     double d;
 
-    if (name_is(n, nl, "x-origin-size")) {
+    if (eq_ci(n, nl, "x-origin-size")) {
         if (parse_u64(v, vl, &u))
             r->size = u;
-    } else if (name_is(n, nl, "x-origin-status")) {
+    } else if (eq_ci(n, nl, "x-origin-status")) {
         if (parse_u64(v, vl, &u) && u >= 200 && u <= 999)
             r->status = (int)u;
-    } else if (name_is(n, nl, "x-origin-latency-ms")) {
+    } else if (eq_ci(n, nl, "x-origin-latency-ms")) {
         if (parse_u64(v, vl, &u) && u <= 3600 * 1000)
             r->latency_ms = (int64_t)u;
-    } else if (name_is(n, nl, "x-origin-fail")) {
+    } else if (eq_ci(n, nl, "x-origin-fail")) {
         if (parse_fraction(v, vl, &d))
             r->fail = d;
-    } else if (name_is(n, nl, "x-origin-reset")) {
+    } else if (eq_ci(n, nl, "x-origin-reset")) {
         r->cut_fin = false;
-        if (vl == 14 && strncasecmp(v, "before-headers", 14) == 0) {
+        if (eq_ci(v, vl, "before-headers")) {
             r->reset = RESET_BEFORE_HEADERS;
-        } else if (vl == 13 && strncasecmp(v, "after-headers", 13) == 0) {
-            r->reset = RESET_AFTER_HEADERS;
-        } else if (vl == 8 && strncasecmp(v, "mid-body", 8) == 0) {
-            r->reset = RESET_BODY;
-            r->reset_after = UINT64_MAX; /* half the body, fixed in req_decide() */
-        } else if (parse_u64(v, vl, &u)) {
+        } else if (!parse_cut(r, v, vl) && parse_u64(v, vl, &u)) {
             r->reset = RESET_BODY;
             r->reset_after = u;
         }
-    } else if (name_is(n, nl, "x-origin-close")) {
-        /* after-headers / mid-body / mid-body=N: the response is cut short by a clean close
-         * (FIN, or for HTTP/2 the connection's FIN without GOAWAY); anything else but 0 or
-         * false: close after the whole response. */
-        if (vl == 13 && strncasecmp(v, "after-headers", 13) == 0) {
-            r->reset = RESET_AFTER_HEADERS;
+    } else if (eq_ci(n, nl, "x-origin-close")) {
+        /* A cut point: the response is cut short by a clean close (FIN; for HTTP/2 the
+         * connection's FIN, without GOAWAY). Anything else but 0 or false: close after the
+         * whole response. */
+        if (parse_cut(r, v, vl))
             r->cut_fin = true;
-        } else if (vl == 8 && strncasecmp(v, "mid-body", 8) == 0) {
-            r->reset = RESET_BODY;
-            r->reset_after = UINT64_MAX;
-            r->cut_fin = true;
-        } else if (vl > 9 && strncasecmp(v, "mid-body=", 9) == 0 && parse_u64(v + 9, vl - 9, &u)) {
-            r->reset = RESET_BODY;
-            r->reset_after = u;
-            r->cut_fin = true;
-        } else {
-            r->close = !(vl == 1 && v[0] == '0') && !(vl == 5 && strncasecmp(v, "false", 5) == 0);
-        }
+        else
+            r->close = !eq_ci(v, vl, "0") && !eq_ci(v, vl, "false");
     }
 }
 

@@ -13,6 +13,7 @@ within 10%, each remora-load rate also held to the origin's own count of what it
 Every process is started on port 0 and killed by pid in a fixture finalizer; every load run is
 bounded by -n or by -d <= 3 s.
 """
+import contextlib
 import hashlib
 import http.client
 import json
@@ -457,14 +458,11 @@ def test_load_error_kinds(origin_factory):
     assert r["errors"]["connect"] > 0 and r["responses"] == 0
 
 
-def test_load_error_kinds_closed_and_protocol(origin):
-    # A response cut short by a FIN is "closed" (HTTP/1.1 and HTTP/2); a reset stays "reset".
-    for h2 in ([], ["--h2"]):
-        r = run_load("-c", 2, "-n", 30, *h2, "-H", "x-origin-close: mid-body",
-                     "-H", "x-origin-size: 20000", origin.url + "/")
-        assert r["responses"] == 0 and r["errors"]["closed"] == 30, r["errors"]
-        assert r["errors"]["reset"] == 0
-    # A response that is not HTTP is "protocol".
+@contextlib.contextmanager
+def _raw_server(handle):
+    """A loopback TCP server for responses remora-origin does not make: |handle|(socket) runs
+    for each accepted connection (which is then closed) on a thread until the block ends.
+    Yields the port."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen(16)
@@ -477,19 +475,35 @@ def test_load_error_kinds_closed_and_protocol(origin):
                 c, _ = srv.accept()
             except socket.timeout:
                 continue
-            c.recv(4096)
-            c.sendall(b"HELLO THERE\r\n\r\n")
-            time.sleep(0.05)
-            c.close()
+            with c:
+                c.settimeout(10)
+                handle(c)
 
     th = threading.Thread(target=serve, daemon=True)
     th.start()
     try:
-        r = run_load("-c", 1, "-n", 5, "--timeout", "2", "http://127.0.0.1:%d/" % srv.getsockname()[1])
+        yield srv.getsockname()[1]
     finally:
         stop.set()
-        th.join(5)
+        th.join(15)
         srv.close()
+
+
+def test_load_error_kinds_closed_and_protocol(origin):
+    # A response cut short by a FIN is "closed" (HTTP/1.1 and HTTP/2); a reset stays "reset".
+    for h2 in ([], ["--h2"]):
+        r = run_load("-c", 2, "-n", 30, *h2, "-H", "x-origin-close: mid-body",
+                     "-H", "x-origin-size: 20000", origin.url + "/")
+        assert r["responses"] == 0 and r["errors"]["closed"] == 30, r["errors"]
+        assert r["errors"]["reset"] == 0
+    # A response that is not HTTP is "protocol".
+    def not_http(c):
+        c.recv(4096)
+        c.sendall(b"HELLO THERE\r\n\r\n")
+        time.sleep(0.05)
+
+    with _raw_server(not_http) as port:
+        r = run_load("-c", 1, "-n", 5, "--timeout", "2", "http://127.0.0.1:%d/" % port)
     assert r["responses"] == 0 and r["errors"]["protocol"] == 5, r["errors"]
 
 
@@ -581,14 +595,9 @@ def test_load_sends_method_headers_and_body(tmp_path):
     body = os.urandom(3000)
     f = tmp_path / "body.bin"
     f.write_bytes(body)
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(4)
-    srv.settimeout(10)
     seen = {}
 
-    def serve():
-        c, _ = srv.accept()
+    def capture(c):
         data = b""
         while b"\r\n\r\n" not in data:
             data += c.recv(65536)
@@ -603,17 +612,11 @@ def test_load_sends_method_headers_and_body(tmp_path):
         seen.update(line=lines[0], hdrs=hdrs, body=rest)
         c.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
         c.recv(1)  # until the client closes
-        c.close()
 
-    th = threading.Thread(target=serve, daemon=True)
-    th.start()
-    try:
+    with _raw_server(capture) as port:
         r = run_load("-c", 1, "-n", 1, "-X", "POST", "-H", "x-test: one two",
                      "-H", "Host: example.test", "--body", str(f),
-                     "http://127.0.0.1:%d/some/path?q=1" % srv.getsockname()[1], timeout=20)
-    finally:
-        th.join(10)
-        srv.close()
+                     "http://127.0.0.1:%d/some/path?q=1" % port, timeout=20)
     assert r["responses"] == 1
     assert seen["line"] == "POST /some/path?q=1 HTTP/1.1"
     assert seen["hdrs"]["x-test"] == "one two" and seen["hdrs"]["host"] == "example.test"
